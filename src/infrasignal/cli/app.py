@@ -1,0 +1,28 @@
+"""The typer application and its global options; command modules register on `app`."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="infrasignal",
+    help="Watch public careers boards for data-center infrastructure hiring signals.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# command modules, imported for their @app.command registrations
+COMMAND_MODULES = ["setup", "scrape", "query"]
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"infrasignal.cli.{name}")
+
+
+def main() -> None:
+    _register()
+    app()

@@ -1,0 +1,122 @@
+"""Shared CLI plumbing: the --config option, one-line errors with the right exit code, opening the store,
+and printing records as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $INFRASIGNAL_CONFIG or ./config.toml)."),
+]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", "-f", help="table | json | csv (default: table on a terminal, else json)."),
+]
+
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print `error: message` on stderr and exit; never a traceback for a user mistake."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load(config_path: Path | None) -> Any:
+    """Load the config or exit 2 with its one-line error."""
+    from infrasignal.config import ConfigError, load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def open_db(config: Any) -> Any:
+    from infrasignal.store import StoreError, open_store
+
+    try:
+        return open_store(config.database_url)
+    except StoreError as exc:
+        fail(str(exc), 1)
+
+
+def output_format(fmt: str | None, allowed: Sequence[str] = ("table", "json", "csv")) -> str:
+    if fmt is None:
+        return "table" if sys.stdout.isatty() else "json"
+    fmt = fmt.strip().lower()
+    if fmt not in allowed:
+        fail(f"--format: {fmt!r} is not one of {', '.join(allowed)}")
+    return fmt
+
+
+def parse_or_fail(parse: Callable[[str], Any], value: str, option: str) -> Any:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
+
+
+def print_records(
+    records: list[dict[str, Any]],
+    fmt: str,
+    columns: list[tuple[str, str]],
+    title: str | None = None,
+    cell: Callable[[str, Any], str] | None = None,
+) -> None:
+    """Print records: JSON (all fields), CSV or a rich table (the chosen columns). Board data is never
+    interpreted as rich markup."""
+    if fmt == "json":
+        sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        return
+    render = cell or _cell
+    if any(key == "where" for key, _ in columns):
+        records = [r | {"where": where(r)} for r in records]
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow([key for key, _ in columns])
+        for r in records:
+            writer.writerow([render(key, r.get(key)) for key, _ in columns])
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for _, header in columns:
+        table.add_column(header, overflow="fold")
+    for r in records:
+        table.add_row(*(Text(render(key, r.get(key))) for key, _ in columns))
+    Console().print(table)
+
+
+def where(record: dict[str, Any]) -> str:
+    """Where a role is based, for tables: resolved places, else the board's raw location text."""
+    places = record.get("locations") or []
+    return _cell("locations", places) if places else str(record.get("location") or "")
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, list):
+        return ", ".join(_place(v) if isinstance(v, dict) else str(v) for v in value)
+    return str(value)
+
+
+def _place(p: dict[str, Any]) -> str:
+    parts = [p.get("city"), p.get("region"), p.get("country")]
+    text = ", ".join(x for x in parts if x)
+    if p.get("remote"):
+        text = f"Remote ({text})" if text else "Remote"
+    return text

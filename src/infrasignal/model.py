@@ -1,0 +1,82 @@
+"""Plain data shared by the pure core: postings as parsed from a board, HTTP requests a source asks for,
+and the pages it parses. Nothing here does I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a role is based, as the ATS states it in structured form (or as the classifier resolves it)."""
+
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2 when known
+    remote: bool = False
+
+
+@dataclass(slots=True)
+class Posting:
+    """One job posting as a board lists it, normalised across ATS. Identity is (board, external_id)."""
+
+    external_id: str
+    title: str
+    url: str
+    locations: list[str] = field(default_factory=list)  # raw location strings, in board order, deduplicated
+    department: str = ""
+    team: str = ""
+    description: str = ""  # plain text
+    posted_at: datetime | None = None
+    updated_at: datetime | None = None
+    remote: bool | None = None
+    places: list[Place] = field(default_factory=list)  # structured places when the ATS gives them
+    requisition_id: str | None = None  # shared by the copies of one role posted in several cities
+    closed: bool = False  # the source itself says the posting has ended (e.g. JSON-LD validThrough)
+    needs_detail: bool = False  # list entry lacks data only the detail endpoint has (e.g. "3 Locations")
+    detail_ref: str | None = None  # what the source needs to build the detail request
+
+    @property
+    def location(self) -> str:
+        """All raw locations as one display string."""
+        return " | ".join(self.locations)
+
+    def content_hash(self) -> str:
+        """Hash of the fields whose change makes a new version (title, locations, department, description)."""
+        h = hashlib.sha256()
+        for part in (self.title, self.location, self.department, self.description):
+            h.update(part.encode("utf-8", "surrogatepass"))
+            h.update(b"\x1f")
+        return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An HTTP request a source wants made. `conditional` asks the engine to send the board's stored
+    validators (ETag / Last-Modified); only whole-board single requests use it."""
+
+    url: str
+    method: str = "GET"
+    params: dict[str, str | int] | None = None
+    json: Any = None
+    headers: dict[str, str] | None = None
+    conditional: bool = False
+    robots: bool = False  # an HTML page: robots.txt must allow it
+
+
+@dataclass(slots=True)
+class Page:
+    """What a source parsed out of one response: postings, the next page to fetch (if any), and the total
+    the API claims, so the driver can tell a complete board from a partial one."""
+
+    postings: list[Posting]
+    next: Request | None = None
+    total: int | None = None
+    truncated: bool = False  # the API cannot list the whole board (e.g. Workday's 2000 cap)
+
+
+class ParseError(ValueError):
+    """The body is not what this source expects; the board's fetch fails and closes nothing."""

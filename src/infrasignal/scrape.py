@@ -1,0 +1,123 @@
+"""One scrape round: fetch every configured board concurrently, classify what is new or changed, and write
+each board's result in its own transaction. The CLI, the daemon and the demo all call `scrape`.
+
+Reads [fetch] (engine limits), [history] (closure thresholds) and [classify] (user rule files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine as DbEngine
+from sqlalchemy import select
+
+from infrasignal.config import BoardConfig, Config
+from infrasignal.model import Posting as ParsedPosting
+from infrasignal.sources import get_source
+from infrasignal.store import FetchSummary, record_fetch, sync_boards, utc_naive
+from infrasignal.tables import Board, Posting
+
+ProgressFn = Callable[[str, str], None]  # (board label, event: "start" | "done" | "failed")
+
+
+def select_boards(config: Config, names: list[str] | None) -> list[BoardConfig]:
+    """Enabled boards, optionally limited to those whose company or name matches (case-insensitive)."""
+    boards = [b for b in config.boards if b.enabled]
+    if not names:
+        return boards
+    wanted = {n.strip().lower() for n in names}
+    chosen = [b for b in boards if b.company.lower() in wanted or b.label.lower() in wanted]
+    unknown = wanted - {b.company.lower() for b in chosen} - {b.label.lower() for b in chosen}
+    if unknown:
+        raise ValueError(f"--board: no board named {', '.join(sorted(unknown))} in the config")
+    return chosen
+
+
+def make_classifier(config: Config) -> Callable[[ParsedPosting], Any] | None:
+    """The classifier as a function of a parsed posting, with the user's rule files applied."""
+    try:
+        from infrasignal.classify import load_classifier
+    except ImportError:  # classifier not installed in this build
+        return None
+    rules = config.resolve_path(config.classify.rules_file) if config.classify.rules_file else None
+    markets = config.resolve_path(config.classify.markets_file) if config.classify.markets_file else None
+    clf = load_classifier(rules_file=rules, markets_file=markets)
+
+    def classify(p: ParsedPosting) -> Any:
+        return clf.classify(p.title, p.department, p.locations, p.description, p.places)
+
+    return classify
+
+
+async def scrape_async(
+    config: Config,
+    db: DbEngine,
+    boards: list[BoardConfig],
+    at: datetime,
+    progress: ProgressFn | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[FetchSummary]:
+    from infrasignal.crawl import crawl_board
+    from infrasignal.fetch import Engine, Validators
+
+    ids = sync_boards(db, boards, at)
+    classify = make_classifier(config)
+    write_lock = asyncio.Lock()  # one writer at a time; SQLite serialises writes anyway
+    summaries: dict[str, FetchSummary] = {}
+
+    async with Engine(config.fetch, transport=transport) as engine:
+
+        async def one(board: BoardConfig) -> None:
+            board_id = ids[board.label]
+            validators, known = await asyncio.to_thread(_board_context, db, board_id)
+            if progress:
+                progress(board.label, "start")
+            result = await crawl_board(
+                engine,
+                get_source(board.ats),
+                board,
+                validators=Validators(*validators) if validators else None,
+                known_hashes=known,
+            )
+            async with write_lock:
+                summary = await asyncio.to_thread(
+                    record_fetch, db, board_id, result, config.history, at, classify
+                )
+            summaries[board.label] = summary
+            if progress:
+                progress(board.label, "failed" if summary.status == "failed" else "done")
+
+        await asyncio.gather(*(one(b) for b in boards))
+    return [summaries[b.label] for b in boards]
+
+
+def _board_context(
+    db: DbEngine, board_id: int
+) -> tuple[tuple[str | None, str | None] | None, dict[str, str]]:
+    """Stored validators (unless the board is in quarantine: a 304 must not confirm a suspect drop) and the
+    content hashes of its postings (detail fetches are made only for new or changed postings)."""
+    with db.connect() as conn:
+        b = conn.execute(
+            select(Board.etag, Board.last_modified, Board.suspect_since).where(Board.id == board_id)
+        ).one()
+        known = {r[0]: r[1] for r in conn.execute(select(Posting.external_id, Posting.content_hash).where(Posting.board_id == board_id))}
+    validators = None
+    if b.suspect_since is None and (b.etag or b.last_modified):
+        validators = (b.etag, b.last_modified)
+    return validators, known
+
+
+def scrape(
+    config: Config,
+    db: DbEngine,
+    boards: list[BoardConfig],
+    at: datetime,
+    progress: ProgressFn | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> list[FetchSummary]:
+    """Synchronous entry point for the CLI and the scheduler."""
+    return asyncio.run(scrape_async(config, db, boards, utc_naive(at), progress, transport))

@@ -1,0 +1,384 @@
+"""The store: opens the database, keeps its schema current, and writes each board's fetch in one
+transaction. The only module that writes SQL (read-side queries live in `queries.py`).
+
+SQLite gets WAL mode and a busy timeout so readers can query during a scrape; any SQLAlchemy URL works.
+Schema changes are appended to `MIGRATIONS`; a fresh database is created at the newest version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, delete, event, insert, inspect, select, update
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel, create_engine
+
+from infrasignal.config import BoardConfig, HistoryConfig
+from infrasignal.model import Posting as ParsedPosting
+from infrasignal.tables import (
+    Board,
+    Event,
+    Fetch,
+    Posting,
+    PostingPlace,
+    PostingTag,
+    PostingVersion,
+    SchemaMeta,
+)
+from infrasignal.track import BoardState, Plan, StoredPosting, description_hash, plan_fetch
+
+# Ordered schema migrations: MIGRATIONS[i] upgrades a database at version i+1 to version i+2.
+# Each takes a Connection inside a transaction and must work on SQLite and PostgreSQL.
+MIGRATIONS: list[Callable[[Connection], None]] = []
+SCHEMA_VERSION = 1 + len(MIGRATIONS)
+
+
+def utc_naive(value: datetime) -> datetime:
+    """Aware or naive-UTC datetime -> naive UTC, the form stored in the database."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is newer than this program: one line for the user."""
+
+
+def open_engine(url: str) -> Engine:
+    """Create the SQLAlchemy engine; SQLite gets WAL, a busy timeout and foreign keys."""
+    is_sqlite = url.startswith("sqlite")
+    kwargs: dict[str, Any] = {}
+    if is_sqlite:
+        kwargs["connect_args"] = {"timeout": 30}
+    engine = create_engine(url, **kwargs)
+    if is_sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+    return engine
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    with engine.begin() as conn:
+        tables = set(inspect(conn).get_table_names())
+        if "schema_meta" not in tables:
+            SQLModel.metadata.create_all(conn)
+            conn.execute(insert(SchemaMeta).values(key="version", value=str(SCHEMA_VERSION)))
+            return 0
+        row = conn.execute(select(SchemaMeta.value).where(SchemaMeta.key == "version")).scalar_one()
+        found = int(row)
+        if found > SCHEMA_VERSION:
+            raise StoreError(
+                f"database schema version {found} is newer than this infrasignal ({SCHEMA_VERSION}); upgrade"
+            )
+        for step in MIGRATIONS[found - 1 :]:
+            step(conn)
+        if found != SCHEMA_VERSION:
+            conn.execute(
+                update(SchemaMeta).where(SchemaMeta.key == "version").values(value=str(SCHEMA_VERSION))
+            )
+        return found
+
+
+def open_store(url: str) -> Engine:
+    """Open (and create or migrate) the database at `url`."""
+    try:
+        engine = open_engine(url)
+        migrate(engine)
+    except StoreError:
+        raise
+    except Exception as exc:  # sqlalchemy raises many kinds; the user needs one line
+        raise StoreError(f"cannot open database {url}: {exc.__class__.__name__}: {str(exc)[:200]}") from None
+    return engine
+
+
+def sync_boards(engine: Engine, boards: Iterable[BoardConfig], now: datetime | None = None) -> dict[str, int]:
+    """Insert or update a row per configured board; returns name -> board id."""
+    now = utc_naive(now or utcnow())
+    ids: dict[str, int] = {}
+    with engine.begin() as conn:
+        existing = {r.name: r for r in conn.execute(select(Board.id, Board.name, Board.ats, Board.token))}
+        for b in boards:
+            values = {"company": b.company, "ats": b.ats, "token": b.token, "url": b.url}
+            row = existing.get(b.label)
+            if row is None:
+                res = conn.execute(insert(Board).values(name=b.label, created_at=now, **values))
+                ids[b.label] = int(res.inserted_primary_key[0])  # type: ignore[index]
+            else:
+                conn.execute(update(Board).where(Board.id == row.id).values(**values))
+                ids[b.label] = int(row.id)
+    return ids
+
+
+@dataclass(slots=True)
+class FetchSummary:
+    """What one board's fetch did to the store, for the scrape summary."""
+
+    board: str
+    status: str
+    rule: str
+    found: int = 0
+    new: int = 0
+    changed: int = 0
+    closed: int = 0
+    reopened: int = 0
+    error: str | None = None
+    duration: float = 0.0
+    baseline: bool = False
+
+
+Classify = Callable[[ParsedPosting], Any]
+
+
+def record_fetch(
+    engine: Engine,
+    board_id: int,
+    result: Any,
+    rules: HistoryConfig,
+    at: datetime,
+    classify: Classify | None = None,
+) -> FetchSummary:
+    """Write one board's fetch result (a crawl.BoardFetch) in one transaction and return its summary."""
+    at = utc_naive(at)
+    with engine.begin() as conn:
+        board = conn.execute(select(Board).where(Board.id == board_id)).one()
+        state = BoardState(board.baseline_at, board.suspect_since, board.suspect_reason)
+        stored = _stored_postings(conn, board_id)
+        if result.status == "failed":
+            plan = plan_fetch(stored, None, False, state, rules, at)
+        elif result.status == "not_modified":
+            plan = Plan(
+                rule="not_modified", suspect_since=state.suspect_since, suspect_reason=state.suspect_reason
+            )
+        else:
+            plan = plan_fetch(stored, result.postings, result.complete, state, rules, at)
+        _apply_plan(conn, board_id, plan, at, classify)
+        if result.status == "not_modified":
+            conn.execute(
+                update(Posting)
+                .where(Posting.board_id == board_id, Posting.status == "open")
+                .values(last_seen=at)
+            )
+        summary = FetchSummary(
+            board=board.name,
+            status=result.status,
+            rule=plan.rule,
+            found=len(result.postings) if result.status == "ok" else _open_count(stored),
+            new=0 if plan.baseline else len(plan.new),
+            changed=len(plan.changed),
+            closed=len(plan.close),
+            reopened=len(plan.reopened),
+            error=result.error,
+            duration=result.duration,
+            baseline=plan.baseline,
+        )
+        conn.execute(
+            insert(Fetch).values(
+                board_id=board_id,
+                at=at,
+                status=result.status,
+                rule=plan.rule,
+                http_status=result.http_status,
+                error=result.error,
+                found=summary.found,
+                new=summary.new,
+                changed=summary.changed,
+                closed=summary.closed,
+                reopened=summary.reopened,
+                pages=result.pages,
+                requests=result.requests,
+                duration=result.duration,
+                complete=result.complete,
+                etag=result.etag,
+            )
+        )
+        board_values: dict[str, Any] = {
+            "suspect_since": plan.suspect_since,
+            "suspect_reason": plan.suspect_reason,
+        }
+        if result.status == "failed":
+            board_values.update(last_error_at=at, last_error=result.error)
+        else:
+            board_values.update(last_success_at=at)
+            if result.status == "ok":
+                board_values.update(
+                    etag=result.etag, last_modified=result.last_modified, body_hash=result.body_hash
+                )
+            if plan.baseline:
+                board_values["baseline_at"] = at
+        conn.execute(update(Board).where(Board.id == board_id).values(**board_values))
+    return summary
+
+
+def _open_count(stored: dict[str, StoredPosting]) -> int:
+    return sum(1 for s in stored.values() if s.status == "open")
+
+
+def _stored_postings(conn: Connection, board_id: int) -> dict[str, StoredPosting]:
+    rows = conn.execute(
+        select(
+            Posting.external_id,
+            Posting.status,
+            Posting.title,
+            Posting.location,
+            Posting.department,
+            Posting.description_hash,
+        ).where(Posting.board_id == board_id)
+    )
+    return {r[0]: StoredPosting(*r) for r in rows}
+
+
+def _posting_values(p: ParsedPosting) -> dict[str, Any]:
+    return {
+        "title": p.title,
+        "department": p.department,
+        "team": p.team,
+        "url": p.url,
+        "location": p.location,
+        "description": p.description,
+        "content_hash": p.content_hash(),
+        "description_hash": description_hash(p.description),
+        "requisition_id": p.requisition_id,
+        "remote": p.remote,
+        "posted_at": utc_naive(p.posted_at) if p.posted_at else None,
+    }
+
+
+def _apply_plan(conn: Connection, board_id: int, plan: Plan, at: datetime, classify: Classify | None) -> None:
+    ids = {r[0]: r[1] for r in conn.execute(select(Posting.external_id, Posting.id).where(Posting.board_id == board_id))}
+    touched: list[tuple[int, ParsedPosting]] = []
+    new_kind = "baseline" if plan.baseline else "new"
+    for p in plan.new:
+        res = conn.execute(
+            insert(Posting).values(
+                board_id=board_id,
+                external_id=p.external_id,
+                first_seen=at,
+                last_seen=at,
+                status="open",
+                baseline=plan.baseline,
+                **_posting_values(p),
+            )
+        )
+        pid = int(res.inserted_primary_key[0])  # type: ignore[index]
+        _version(conn, pid, at, ["created"], p)
+        _event(conn, pid, board_id, at, new_kind)
+        touched.append((pid, p))
+    for p, fields in plan.changed:
+        pid = ids[p.external_id]
+        conn.execute(update(Posting).where(Posting.id == pid).values(last_seen=at, **_posting_values(p)))
+        _version(conn, pid, at, fields, p)
+        _event(conn, pid, board_id, at, "changed", ",".join(fields))
+        touched.append((pid, p))
+    for p, fields in plan.reopened:
+        pid = ids[p.external_id]
+        conn.execute(
+            update(Posting)
+            .where(Posting.id == pid)
+            .values(last_seen=at, status="open", closed_at=None, **_posting_values(p))
+        )
+        if fields:
+            _version(conn, pid, at, fields, p)
+        _event(conn, pid, board_id, at, "reopened", ",".join(fields))
+        touched.append((pid, p))
+    if plan.unchanged:
+        conn.execute(
+            update(Posting).where(Posting.id == bindparam("pid")).values(last_seen=at),
+            [{"pid": ids[p.external_id]} for p in plan.unchanged],
+        )
+    if plan.close:
+        closed_at = utc_naive(plan.closed_at or at)
+        close_ids = [ids[eid] for eid in plan.close]
+        for chunk in _chunks(close_ids, 500):
+            conn.execute(
+                update(Posting).where(Posting.id.in_(chunk)).values(status="closed", closed_at=closed_at)  # type: ignore[union-attr]
+            )
+        conn.execute(
+            insert(Event),
+            [
+                {"posting_id": pid, "board_id": board_id, "at": closed_at, "kind": "closed"}
+                for pid in close_ids
+            ],
+        )
+    if classify is not None:
+        for pid, p in touched:
+            write_classification(conn, pid, p, classify(p))
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _version(conn: Connection, pid: int, at: datetime, fields: list[str], p: ParsedPosting) -> None:
+    conn.execute(
+        insert(PostingVersion).values(
+            posting_id=pid,
+            at=at,
+            changed=",".join(fields),
+            title=p.title,
+            department=p.department,
+            location=p.location,
+            description_hash=description_hash(p.description),
+        )
+    )
+
+
+def _event(conn: Connection, pid: int, board_id: int, at: datetime, kind: str, detail: str = "") -> None:
+    conn.execute(insert(Event).values(posting_id=pid, board_id=board_id, at=at, kind=kind, detail=detail))
+
+
+def write_classification(conn: Connection, pid: int, posting: ParsedPosting, c: Any) -> None:
+    """Replace a posting's places and tags with classifier output (an infrasignal.classify.Classification)."""
+    conn.execute(delete(PostingPlace).where(PostingPlace.posting_id == pid))  # type: ignore[arg-type]
+    conn.execute(delete(PostingTag).where(PostingTag.posting_id == pid))  # type: ignore[arg-type]
+    if c is None:
+        return
+    places = [
+        {"posting_id": pid, "city": pl.city, "region": pl.region, "country": pl.country, "remote": pl.remote}
+        for pl in c.places
+    ]
+    if places:
+        conn.execute(insert(PostingPlace), places)
+    evidence: dict[str, list[str]] = {}
+    for ev in getattr(c, "evidence", []):
+        evidence.setdefault(ev.tag, []).append(f"{ev.field}:{ev.text}")
+    tags = [
+        {"posting_id": pid, "kind": "discipline", "value": d, "evidence": _ev(evidence, d)}
+        for d in c.disciplines
+    ]
+    tags += [{"posting_id": pid, "kind": "market", "value": m, "evidence": ""} for m in c.markets]
+    tags += [
+        {"posting_id": pid, "kind": "covered_market", "value": m, "evidence": ""} for m in c.covered_markets
+    ]
+    if tags:
+        conn.execute(insert(PostingTag), tags)
+    conn.execute(
+        update(Posting)
+        .where(Posting.id == pid)  # type: ignore[arg-type]
+        .values(
+            infra=bool(c.infra),
+            unresolved_locations=bool(c.unresolved_locations),
+            classified_hash=posting.content_hash(),
+        )
+    )
+
+
+def _ev(evidence: dict[str, list[str]], tag: str) -> str:
+    return json.dumps(evidence.get(tag, [])[:5])

@@ -1,0 +1,158 @@
+"""The database schema as SQLModel tables. Times are stored as naive UTC.
+
+Identity of a posting is (board_id, external_id). Each observed content change is a `PostingVersion`;
+every lifecycle step (baseline, new, changed, closed, reopened) is an `Event` with its time, so any past
+state can be rebuilt ("as of" queries, diffs, signals for a past date).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from typing import Any
+
+from sqlalchemy import DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def when(nullable: bool = False, **kwargs: Any) -> Any:
+    """A naive-UTC timestamp column (explicit type: newer SQLModel would demand aware datetimes)."""
+    if nullable:
+        kwargs.setdefault("default", None)
+    return Field(sa_type=DateTime(timezone=False), nullable=nullable, **kwargs)
+
+
+class SchemaMeta(SQLModel, table=True):
+    __tablename__ = "schema_meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Board(SQLModel, table=True):
+    __tablename__ = "board"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)  # the config label (company, or `name` when set)
+    company: str
+    ats: str
+    token: str | None = None
+    url: str | None = None
+    created_at: datetime = when()
+    baseline_at: datetime | None = when(nullable=True)  # first successful fetch: its postings are not "new"
+    last_success_at: datetime | None = when(nullable=True)
+    last_error_at: datetime | None = when(nullable=True)
+    last_error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    suspect_since: datetime | None = when(nullable=True)  # quarantine: a suspect drop waiting for confirmation
+    suspect_reason: str | None = None
+
+
+class Fetch(SQLModel, table=True):
+    __tablename__ = "fetch"
+    __table_args__ = (Index("ix_fetch_board_at", "board_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    board_id: int = Field(foreign_key="board.id")
+    at: datetime = when()  # observation time (`--as-of` for backfills)
+    status: str  # ok | not_modified | failed
+    rule: str  # which closure rule applied: baseline, complete, not_modified, failed, incomplete, ...
+    http_status: int | None = None
+    error: str | None = None
+    found: int = 0
+    new: int = 0
+    changed: int = 0
+    closed: int = 0
+    reopened: int = 0
+    pages: int = 0
+    requests: int = 0
+    duration: float = 0.0
+    complete: bool = True
+    etag: str | None = None
+
+
+class Posting(SQLModel, table=True):
+    __tablename__ = "posting"
+    __table_args__ = (
+        UniqueConstraint("board_id", "external_id", name="uq_posting_board_external"),
+        Index("ix_posting_status_first_seen", "status", "first_seen"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    board_id: int = Field(foreign_key="board.id", index=True)
+    external_id: str
+    title: str
+    department: str = ""
+    team: str = ""
+    url: str = ""
+    location: str = ""  # raw location strings joined with " | "
+    description: str = ""
+    content_hash: str
+    description_hash: str
+    requisition_id: str | None = None
+    remote: bool | None = None
+    posted_at: datetime | None = when(nullable=True)
+    first_seen: datetime = when()
+    last_seen: datetime = when()
+    closed_at: datetime | None = when(nullable=True)
+    status: str = "open"  # open | closed
+    baseline: bool = False  # first seen in the board's baseline fetch: never reported as new
+    infra: bool = Field(default=False, index=True)
+    unresolved_locations: bool = False
+    classified_hash: str | None = None  # content_hash + rules version when last classified
+
+
+class PostingVersion(SQLModel, table=True):
+    __tablename__ = "posting_version"
+    id: int | None = Field(default=None, primary_key=True)
+    posting_id: int = Field(foreign_key="posting.id", index=True)
+    at: datetime = when()
+    changed: str  # comma-separated changed fields; "created" for the first version
+    title: str
+    department: str = ""
+    location: str = ""
+    description_hash: str = ""
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_at_kind", "at", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    posting_id: int = Field(foreign_key="posting.id", index=True)
+    board_id: int = Field(foreign_key="board.id", index=True)
+    at: datetime = when()
+    kind: str  # baseline | new | changed | closed | reopened
+    detail: str = ""
+
+
+class PostingPlace(SQLModel, table=True):
+    __tablename__ = "posting_place"
+    __table_args__ = (Index("ix_place_city", "city"), Index("ix_place_country", "country"))
+    id: int | None = Field(default=None, primary_key=True)
+    posting_id: int = Field(foreign_key="posting.id", index=True)
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    remote: bool = False
+
+
+class PostingTag(SQLModel, table=True):
+    __tablename__ = "posting_tag"
+    __table_args__ = (Index("ix_tag_kind_value", "kind", "value"),)
+    id: int | None = Field(default=None, primary_key=True)
+    posting_id: int = Field(foreign_key="posting.id", index=True)
+    kind: str  # discipline | market | covered_market
+    value: str
+    evidence: str = ""
+
+
+class SentReport(SQLModel, table=True):
+    __tablename__ = "sent_report"
+    __table_args__ = (UniqueConstraint("period", "recipients", name="uq_sent_report_period_to"),)
+    id: int | None = Field(default=None, primary_key=True)
+    period: str  # e.g. 2026-W47
+    recipients: str  # sorted, comma-separated
+    message_id: str
+    status: str = "pending"  # pending | sent | failed
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = when()
+    sent_at: datetime | None = when(nullable=True)

@@ -1,0 +1,3 @@
+"""Test configuration: shared fixtures live in tests/support/fixtures.py."""
+
+pytest_plugins = ["support.fixtures"]
