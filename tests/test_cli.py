@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from support.boardserver import BoardServer, Fault
-from support.gh import gh_board, gh_job
 from typer.testing import CliRunner
 
 from infrasignal.cli.app import _register, app
+from support.boardserver import BoardServer, Fault
+from support.gh import gh_board, gh_job
 
 _register()
 runner = CliRunner()
@@ -49,15 +49,21 @@ base_url = "{server.base_url}"
 
 def test_init_writes_starter_and_refuses_to_overwrite(tmp_path: Path) -> None:
     target = tmp_path / "config.toml"
-    code, out, _ = run("init", str(target))
+    code, _, _ = run("init", str(target))
     assert code == 0 and target.exists() and "anthropic" in target.read_text()
     code, _, err = run("init", str(target))
     assert code == 2 and "already exists" in err
 
 
 def test_scrape_roles_boards_round_trip(board_server: BoardServer, tmp_path: Path) -> None:
-    board_server.route("GET", "/v1/boards/acme/jobs", gh_board(gh_job(11, "Data Center Electrical Engineer", "Sydney, Australia")))
-    board_server.route("GET", "/v1/boards/beta/jobs", gh_board(gh_job(21, "Account Executive", "Tokyo, Japan")))
+    board_server.route(
+        "GET",
+        "/v1/boards/acme/jobs",
+        gh_board(gh_job(11, "Data Center Electrical Engineer", "Sydney, Australia")),
+    )
+    board_server.route(
+        "GET", "/v1/boards/beta/jobs", gh_board(gh_job(21, "Account Executive", "Tokyo, Japan"))
+    )
     cfg = write_config(tmp_path, board_server)
     code, out, _ = run("scrape", "--config", str(cfg), "--as-of", "2026-11-16T06:00:00Z", "--format", "json")
     assert code == 0, out
@@ -68,12 +74,28 @@ def test_scrape_roles_boards_round_trip(board_server: BoardServer, tmp_path: Pat
     assert code == 0
     records = json.loads(out)
     assert [r["title"] for r in records] == ["Data Center Electrical Engineer"]
-    required = {"company", "ats", "external_id", "title", "url", "department", "status", "first_seen", "last_seen",
-                "closed_at", "infra", "disciplines", "markets", "locations"}
+    required = {
+        "company",
+        "ats",
+        "external_id",
+        "title",
+        "url",
+        "department",
+        "status",
+        "first_seen",
+        "last_seen",
+        "closed_at",
+        "infra",
+        "disciplines",
+        "markets",
+        "locations",
+    }
     assert required <= set(records[0])
     assert records[0]["first_seen"] == "2026-11-16T06:00:00Z" and records[0]["status"] == "open"
 
-    code, out, _ = run("roles", "--config", str(cfg), "--company", "beta", "--status", "all", "--format", "csv")
+    code, out, _ = run(
+        "roles", "--config", str(cfg), "--company", "beta", "--status", "all", "--format", "csv"
+    )
     assert code == 0 and out.splitlines()[0].startswith("company,title") and "Account Executive" in out
 
     code, out, _ = run("boards", "--config", str(cfg), "--format", "json")
@@ -106,19 +128,26 @@ def test_board_option_limits_and_unknown_board_is_an_error(board_server: BoardSe
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [
-        ('[[boards]]\ncompany = "Gamma"\nats = "workdayy"\ntoken = "g"', "boards[2] (Gamma).ats: unknown ATS"),
+        (
+            '[[boards]]\ncompany = "Gamma"\nats = "workdayy"\ntoken = "g"',
+            "boards[2] (Gamma).ats: unknown ATS",
+        ),
         ('[[boards]]\ncompany = "Gamma"\nats = "lever"', "boards[2] (Gamma): missing required key `token`"),
         ("[fetch2]\nx = 1", "fetch2: unknown key"),
     ],
 )
-def test_config_errors_exit_2_with_one_line(board_server: BoardServer, tmp_path: Path, extra: str, needle: str) -> None:
+def test_config_errors_exit_2_with_one_line(
+    board_server: BoardServer, tmp_path: Path, extra: str, needle: str
+) -> None:
     cfg = write_config(tmp_path, board_server, extra)
     code, out, err = run("roles", "--config", str(cfg))
     assert code == 2 and needle in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err + out
 
 
-def test_env_var_selects_config(board_server: BoardServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_var_selects_config(
+    board_server: BoardServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = write_config(tmp_path, board_server)
     monkeypatch.setenv("INFRASIGNAL_CONFIG", str(cfg))
     code, out, _ = run("boards", "--format", "json")

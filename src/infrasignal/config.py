@@ -106,13 +106,14 @@ class BoardConfig(_Strict):
 
 
 class Config(_Strict):
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    fetch: FetchConfig = Field(default_factory=FetchConfig)
-    history: HistoryConfig = Field(default_factory=HistoryConfig)
-    classify: ClassifyConfig = Field(default_factory=ClassifyConfig)
-    signals: SignalsConfig = Field(default_factory=SignalsConfig)
-    email: EmailConfig = Field(default_factory=EmailConfig)
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    # Section defaults are shared instances: the models are frozen, so sharing is safe.
+    storage: StorageConfig = StorageConfig()
+    fetch: FetchConfig = FetchConfig()
+    history: HistoryConfig = HistoryConfig()
+    classify: ClassifyConfig = ClassifyConfig()
+    signals: SignalsConfig = SignalsConfig()
+    email: EmailConfig = EmailConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     boards: list[BoardConfig] = Field(default_factory=list)
     path: Path | None = Field(None, exclude=True)  # the file it came from; relative paths resolve here
 

@@ -79,12 +79,16 @@ async def crawl_board(
     board: BoardConfig,
     validators: Validators | None = None,
     known_hashes: Mapping[str, str] | None = None,
+    previous_body_hash: str | None = None,
 ) -> BoardFetch:
-    """Fetch every page of `board` (and the details it needs); never raises for a bad board or body."""
+    """Fetch every page of `board` (and the details it needs); never raises for a bad board or body.
+
+    `previous_body_hash` is the hash of the board's last single-page body: when the new body is byte for
+    byte the same, nothing is parsed and the result is "not_modified", as if the server had sent a 304."""
     started = time.monotonic()
     result = BoardFetch(board=board.label, status="ok")
     try:
-        await _crawl(engine, source, board, validators, known_hashes, result)
+        await _crawl(engine, source, board, validators, known_hashes, previous_body_hash, result)
     except (FetchError, _BoardFailed) as exc:
         _fail(result, exc.message, exc.status)
     result.duration = time.monotonic() - started
@@ -94,7 +98,7 @@ async def crawl_board(
 def _fail(result: BoardFetch, message: str, status: int | None) -> None:
     result.status = "failed"
     result.error = _clip(message)
-    result.http_status = status if status is not None else result.http_status
+    result.http_status = status
     result.postings = []
     result.list_hashes = {}
     result.complete = False
@@ -107,6 +111,7 @@ async def _crawl(
     board: BoardConfig,
     validators: Validators | None,
     known_hashes: Mapping[str, str] | None,
+    previous_body_hash: str | None,
     result: BoardFetch,
 ) -> None:
     request: Request | None = _first_request(source, board)
@@ -132,6 +137,10 @@ async def _crawl(
             result.etag, result.last_modified = response.etag, response.last_modified
             if response.not_modified:
                 result.status = "not_modified"
+                return
+            if previous_body_hash and hashlib.sha256(response.content).hexdigest() == previous_body_hash:
+                # Same bytes as last time: skip parsing and classification entirely.
+                result.status, result.body_hash = "not_modified", previous_body_hash
                 return
         page, hashes = _parse_page(source, board, request, response, page_index)
         ids = list(hashes)
@@ -195,6 +204,8 @@ def _parse_page(
             raise TypeError(f"parse_page returned {type(page).__name__}, not Page")
         if page.next is not None and not isinstance(page.next, Request):
             raise TypeError(f"Page.next is {type(page.next).__name__}, not Request")
+        if page.total is not None and (not isinstance(page.total, int) or isinstance(page.total, bool)):
+            raise TypeError(f"Page.total is {type(page.total).__name__}, not int")
         hashes: dict[str, str] = {}
         for posting in page.postings:
             if not isinstance(posting, Posting) or not isinstance(posting.external_id, str):

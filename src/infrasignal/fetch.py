@@ -119,12 +119,14 @@ class Engine:
         if request.robots and self.cfg.robots:
             await self._check_robots(request.url)
         headers = dict(request.headers or {})
-        if request.conditional and validators is not None:
+        sent: Validators | None = None  # only a request that carried validators may get a 304
+        if request.conditional and validators is not None and (validators.etag or validators.last_modified):
+            sent = validators
             if validators.etag:
                 headers["If-None-Match"] = validators.etag
             if validators.last_modified:
                 headers["If-Modified-Since"] = validators.last_modified
-        return await self._send_with_retries(request, headers, validators if request.conditional else None)
+        return await self._send_with_retries(request, headers, sent)
 
     async def _send_with_retries(
         self, request: Request, headers: dict[str, str], validators: Validators | None

@@ -42,12 +42,12 @@ def role_conditions(f: RoleFilter) -> list[Any]:
     if f.since is not None:
         conds.append(Posting.first_seen >= f.since)
     if f.infra:
-        conds.append(Posting.infra.is_(True))  # type: ignore[attr-defined]
+        conds.append(Posting.infra.is_(True))
     no_places = ~exists().where(PostingPlace.posting_id == Posting.id)
     if f.city:
         city_match = exists().where(PostingPlace.posting_id == Posting.id, _like(PostingPlace.city, f.city))
         # Postings the classifier could not place fall back to the raw location text.
-        raw = and_(no_places, Posting.location.ilike(f"%{f.city.strip()}%"))  # type: ignore[attr-defined]
+        raw = and_(no_places, Posting.location.ilike(f"%{f.city.strip()}%"))
         conds.append(or_(city_match, raw))
     if f.country:
         country_match = exists().where(
@@ -59,7 +59,7 @@ def role_conditions(f: RoleFilter) -> list[Any]:
         conds.append(
             exists().where(
                 PostingTag.posting_id == Posting.id,
-                PostingTag.kind.in_(kinds),  # type: ignore[attr-defined]
+                PostingTag.kind.in_(kinds),
                 _like(PostingTag.value, f.market),
             )
         )
@@ -69,7 +69,7 @@ def role_conditions(f: RoleFilter) -> list[Any]:
             exists().where(
                 PostingTag.posting_id == Posting.id,
                 PostingTag.kind == "discipline",
-                PostingTag.value.in_(for_disc),  # type: ignore[attr-defined]
+                PostingTag.value.in_(for_disc),
             )
         )
     return conds
@@ -78,10 +78,10 @@ def role_conditions(f: RoleFilter) -> list[Any]:
 def roles(db: Engine, f: RoleFilter) -> list[dict[str, Any]]:
     """Postings matching the filter, newest first, in the JSON shape of DESIGN.md."""
     stmt = (
-        select(*Posting.__table__.c, Board.company, Board.ats, Board.name)  # type: ignore[attr-defined]
-        .join(Board, Board.id == Posting.board_id)  # type: ignore[arg-type]
+        select(*Posting.__table__.c, Board.company, Board.ats, Board.name)
+        .join(Board, Board.id == Posting.board_id)
         .where(*role_conditions(f))
-        .order_by(Posting.first_seen.desc(), Posting.id.desc())  # type: ignore[attr-defined]
+        .order_by(Posting.first_seen.desc(), Posting.id.desc())
     )
     if f.limit:
         stmt = stmt.limit(f.limit)
@@ -100,14 +100,14 @@ def _places_and_tags(
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
         for p in conn.execute(
-            select(PostingPlace).where(PostingPlace.posting_id.in_(chunk)).order_by(PostingPlace.id)  # type: ignore[attr-defined]
+            select(PostingPlace).where(PostingPlace.posting_id.in_(chunk)).order_by(PostingPlace.id)
         ):
             places[p.posting_id].append(
                 {"city": p.city, "region": p.region, "country": p.country, "remote": bool(p.remote)}
             )
         for t in conn.execute(
             select(PostingTag.posting_id, PostingTag.kind, PostingTag.value)
-            .where(PostingTag.posting_id.in_(chunk))  # type: ignore[attr-defined]
+            .where(PostingTag.posting_id.in_(chunk))
             .order_by(PostingTag.id)
         ):
             tags[t.posting_id][t.kind].append(t.value)
@@ -145,17 +145,23 @@ def boards_health(db: Engine) -> list[dict[str, Any]]:
     open_counts = (
         select(Posting.board_id, func.count().label("n"))
         .where(Posting.status == "open")
-        .group_by(Posting.board_id)  # type: ignore[arg-type]
+        .group_by(Posting.board_id)
         .subquery()
     )
     last_fetch = (
-        select(Fetch.board_id, func.max(Fetch.id).label("last_id")).group_by(Fetch.board_id).subquery()  # type: ignore[arg-type]
+        select(Fetch.board_id, func.max(Fetch.id).label("last_id")).group_by(Fetch.board_id).subquery()
     )
     stmt = (
-        select(*Board.__table__.c, func.coalesce(open_counts.c.n, 0).label("open"), Fetch.status, Fetch.rule, Fetch.at)
+        select(
+            *Board.__table__.c,
+            func.coalesce(open_counts.c.n, 0).label("open"),
+            Fetch.status,
+            Fetch.rule,
+            Fetch.at,
+        )
         .outerjoin(open_counts, open_counts.c.board_id == Board.id)
         .outerjoin(last_fetch, last_fetch.c.board_id == Board.id)
-        .outerjoin(Fetch, Fetch.id == last_fetch.c.last_id)  # type: ignore[arg-type]
+        .outerjoin(Fetch, Fetch.id == last_fetch.c.last_id)
         .order_by(Board.name)
     )
     with db.connect() as conn:
@@ -189,10 +195,10 @@ def events_between(
 
     kinds = list(kinds or ("new", "changed", "closed", "reopened"))
     stmt = (
-        select(Event.at, Event.kind, Event.detail, *Posting.__table__.c, Board.company, Board.ats, Board.name)  # type: ignore[attr-defined]
-        .join(Posting, Posting.id == Event.posting_id)  # type: ignore[arg-type]
-        .join(Board, Board.id == Event.board_id)  # type: ignore[arg-type]
-        .where(Event.at > start, Event.at <= end, Event.kind.in_(kinds))  # type: ignore[attr-defined]
+        select(Event.at, Event.kind, Event.detail, *Posting.__table__.c, Board.company, Board.ats, Board.name)
+        .join(Posting, Posting.id == Event.posting_id)
+        .join(Board, Board.id == Event.board_id)
+        .where(Event.at > start, Event.at <= end, Event.kind.in_(kinds))
         .order_by(Board.company, Event.kind, Posting.title)
     )
     with db.connect() as conn:

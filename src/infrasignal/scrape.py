@@ -73,7 +73,7 @@ async def scrape_async(
 
         async def one(board: BoardConfig) -> None:
             board_id = ids[board.label]
-            validators, known = await asyncio.to_thread(_board_context, db, board_id)
+            validators, known, body_hash = await asyncio.to_thread(_board_context, db, board_id)
             if progress:
                 progress(board.label, "start")
             result = await crawl_board(
@@ -82,6 +82,7 @@ async def scrape_async(
                 board,
                 validators=Validators(*validators) if validators else None,
                 known_hashes=known,
+                previous_body_hash=body_hash,
             )
             async with write_lock:
                 summary = await asyncio.to_thread(
@@ -97,18 +98,30 @@ async def scrape_async(
 
 def _board_context(
     db: DbEngine, board_id: int
-) -> tuple[tuple[str | None, str | None] | None, dict[str, str]]:
-    """Stored validators (unless the board is in quarantine: a 304 must not confirm a suspect drop) and the
-    content hashes of its postings (detail fetches are made only for new or changed postings)."""
+) -> tuple[tuple[str | None, str | None] | None, dict[str, str], str | None]:
+    """What the last fetch left for this one: validators and the last body hash (both withheld while the
+    board is in quarantine: an unchanged answer must not confirm a suspect drop), and the list-entry
+    hashes of its postings (details are fetched only for new or changed entries)."""
     with db.connect() as conn:
         b = conn.execute(
-            select(Board.etag, Board.last_modified, Board.suspect_since).where(Board.id == board_id)
+            select(Board.etag, Board.last_modified, Board.suspect_since, Board.body_hash).where(
+                Board.id == board_id
+            )
         ).one()
-        known = {r[0]: r[1] for r in conn.execute(select(Posting.external_id, Posting.content_hash).where(Posting.board_id == board_id))}
-    validators = None
-    if b.suspect_since is None and (b.etag or b.last_modified):
-        validators = (b.etag, b.last_modified)
-    return validators, known
+        known = {
+            r[0]: r[1]
+            for r in conn.execute(
+                select(Posting.external_id, Posting.list_hash).where(
+                    Posting.board_id == board_id, Posting.list_hash.is_not(None)
+                )
+            )
+        }
+    # body_hash is kept only for single-page boards: a 304 on page 1 of a paged board says nothing about
+    # the later pages, so validators are sent only when the last fetch was a single page.
+    if b.suspect_since is not None or b.body_hash is None:
+        return None, known, None
+    validators = (b.etag, b.last_modified) if (b.etag or b.last_modified) else None
+    return validators, known, b.body_hash
 
 
 def scrape(

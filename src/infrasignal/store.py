@@ -119,7 +119,7 @@ def sync_boards(engine: Engine, boards: Iterable[BoardConfig], now: datetime | N
             row = existing.get(b.label)
             if row is None:
                 res = conn.execute(insert(Board).values(name=b.label, created_at=now, **values))
-                ids[b.label] = int(res.inserted_primary_key[0])  # type: ignore[index]
+                ids[b.label] = int(res.inserted_primary_key[0])
             else:
                 conn.execute(update(Board).where(Board.id == row.id).values(**values))
                 ids[b.label] = int(row.id)
@@ -163,12 +163,20 @@ def record_fetch(
         if result.status == "failed":
             plan = plan_fetch(stored, None, False, state, rules, at)
         elif result.status == "not_modified":
-            plan = Plan(
-                rule="not_modified", suspect_since=state.suspect_since, suspect_reason=state.suspect_reason
-            )
+            # A 304, or a body byte for byte the same as last time: nothing to parse, nothing changed.
+            rule = "not_modified" if result.http_status == 304 else "unchanged"
+            plan = Plan(rule=rule, suspect_since=state.suspect_since, suspect_reason=state.suspect_reason)
         else:
-            plan = plan_fetch(stored, result.postings, result.complete, state, rules, at)
-        _apply_plan(conn, board_id, plan, at, classify)
+            plan = plan_fetch(
+                stored,
+                result.postings,
+                result.complete,
+                state,
+                rules,
+                at,
+                getattr(result, "list_hashes", None),
+            )
+        _apply_plan(conn, board_id, plan, at, classify, getattr(result, "list_hashes", {}) or {})
         if result.status == "not_modified":
             conn.execute(
                 update(Posting)
@@ -220,6 +228,8 @@ def record_fetch(
                 board_values.update(
                     etag=result.etag, last_modified=result.last_modified, body_hash=result.body_hash
                 )
+            elif result.etag or result.last_modified:
+                board_values.update(etag=result.etag, last_modified=result.last_modified)
             if plan.baseline:
                 board_values["baseline_at"] = at
         conn.execute(update(Board).where(Board.id == board_id).values(**board_values))
@@ -239,13 +249,16 @@ def _stored_postings(conn: Connection, board_id: int) -> dict[str, StoredPosting
             Posting.location,
             Posting.department,
             Posting.description_hash,
+            Posting.list_hash,
         ).where(Posting.board_id == board_id)
     )
     return {r[0]: StoredPosting(*r) for r in rows}
 
 
-def _posting_values(p: ParsedPosting) -> dict[str, Any]:
+def _posting_values(p: ParsedPosting, list_hashes: dict[str, str]) -> dict[str, Any]:
     return {
+        # Remember the list entry's hash only once its detail is merged, so a failed detail is retried.
+        "list_hash": None if p.needs_detail else list_hashes.get(p.external_id),
         "title": p.title,
         "department": p.department,
         "team": p.team,
@@ -260,8 +273,18 @@ def _posting_values(p: ParsedPosting) -> dict[str, Any]:
     }
 
 
-def _apply_plan(conn: Connection, board_id: int, plan: Plan, at: datetime, classify: Classify | None) -> None:
-    ids = {r[0]: r[1] for r in conn.execute(select(Posting.external_id, Posting.id).where(Posting.board_id == board_id))}
+def _apply_plan(
+    conn: Connection,
+    board_id: int,
+    plan: Plan,
+    at: datetime,
+    classify: Classify | None,
+    list_hashes: dict[str, str],
+) -> None:
+    ids = {
+        r[0]: r[1]
+        for r in conn.execute(select(Posting.external_id, Posting.id).where(Posting.board_id == board_id))
+    }
     touched: list[tuple[int, ParsedPosting]] = []
     new_kind = "baseline" if plan.baseline else "new"
     for p in plan.new:
@@ -273,16 +296,18 @@ def _apply_plan(conn: Connection, board_id: int, plan: Plan, at: datetime, class
                 last_seen=at,
                 status="open",
                 baseline=plan.baseline,
-                **_posting_values(p),
+                **_posting_values(p, list_hashes),
             )
         )
-        pid = int(res.inserted_primary_key[0])  # type: ignore[index]
+        pid = int(res.inserted_primary_key[0])
         _version(conn, pid, at, ["created"], p)
         _event(conn, pid, board_id, at, new_kind)
         touched.append((pid, p))
     for p, fields in plan.changed:
         pid = ids[p.external_id]
-        conn.execute(update(Posting).where(Posting.id == pid).values(last_seen=at, **_posting_values(p)))
+        conn.execute(
+            update(Posting).where(Posting.id == pid).values(last_seen=at, **_posting_values(p, list_hashes))
+        )
         _version(conn, pid, at, fields, p)
         _event(conn, pid, board_id, at, "changed", ",".join(fields))
         touched.append((pid, p))
@@ -291,7 +316,7 @@ def _apply_plan(conn: Connection, board_id: int, plan: Plan, at: datetime, class
         conn.execute(
             update(Posting)
             .where(Posting.id == pid)
-            .values(last_seen=at, status="open", closed_at=None, **_posting_values(p))
+            .values(last_seen=at, status="open", closed_at=None, **_posting_values(p, list_hashes))
         )
         if fields:
             _version(conn, pid, at, fields, p)
@@ -307,7 +332,7 @@ def _apply_plan(conn: Connection, board_id: int, plan: Plan, at: datetime, class
         close_ids = [ids[eid] for eid in plan.close]
         for chunk in _chunks(close_ids, 500):
             conn.execute(
-                update(Posting).where(Posting.id.in_(chunk)).values(status="closed", closed_at=closed_at)  # type: ignore[union-attr]
+                update(Posting).where(Posting.id.in_(chunk)).values(status="closed", closed_at=closed_at)
             )
         conn.execute(
             insert(Event),
@@ -346,8 +371,8 @@ def _event(conn: Connection, pid: int, board_id: int, at: datetime, kind: str, d
 
 def write_classification(conn: Connection, pid: int, posting: ParsedPosting, c: Any) -> None:
     """Replace a posting's places and tags with classifier output (an infrasignal.classify.Classification)."""
-    conn.execute(delete(PostingPlace).where(PostingPlace.posting_id == pid))  # type: ignore[arg-type]
-    conn.execute(delete(PostingTag).where(PostingTag.posting_id == pid))  # type: ignore[arg-type]
+    conn.execute(delete(PostingPlace).where(PostingPlace.posting_id == pid))
+    conn.execute(delete(PostingTag).where(PostingTag.posting_id == pid))
     if c is None:
         return
     places = [
@@ -371,7 +396,7 @@ def write_classification(conn: Connection, pid: int, posting: ParsedPosting, c: 
         conn.execute(insert(PostingTag), tags)
     conn.execute(
         update(Posting)
-        .where(Posting.id == pid)  # type: ignore[arg-type]
+        .where(Posting.id == pid)
         .values(
             infra=bool(c.infra),
             unresolved_locations=bool(c.unresolved_locations),

@@ -8,7 +8,6 @@ state can be rebuilt ("as of" queries, diffs, signals for a past date).
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import DateTime, Index, UniqueConstraint
@@ -44,7 +43,9 @@ class Board(SQLModel, table=True):
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
-    suspect_since: datetime | None = when(nullable=True)  # quarantine: a suspect drop waiting for confirmation
+    suspect_since: datetime | None = when(
+        nullable=True
+    )  # quarantine: a suspect drop waiting for confirmation
     suspect_reason: str | None = None
 
 
@@ -87,6 +88,7 @@ class Posting(SQLModel, table=True):
     description: str = ""
     content_hash: str
     description_hash: str
+    list_hash: str | None = None  # hash of the list entry before detail merge; None: detail still needed
     requisition_id: str | None = None
     remote: bool | None = None
     posted_at: datetime | None = when(nullable=True)

@@ -31,6 +31,7 @@ class StoredPosting:
     location: str
     department: str
     description_hash: str
+    list_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +83,11 @@ def plan_fetch(
     board: BoardState,
     rules: HistoryConfig,
     now: datetime,
+    list_hashes: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Decide the effect of one fetch. `postings` is None for a failed fetch, and for a 304 the caller
-    passes the stored open postings' ids through `not_modified_plan` instead."""
+    """Decide the effect of one fetch. `postings` is None for a failed fetch (a 304 is handled by the
+    store: it only refreshes last_seen). `list_hashes` are the list-entry hashes: a posting whose detail
+    was not fetched this time because its list entry did not change keeps its stored detail."""
     if postings is None:
         return Plan(rule="failed", suspect_since=board.suspect_since, suspect_reason=board.suspect_reason)
 
@@ -96,7 +99,13 @@ def plan_fetch(
         if old is None:
             plan.new.append(posting)
             continue
-        fields = changed_fields(old, posting)
+        detail_skipped = (
+            posting.needs_detail
+            and old.list_hash is not None
+            and list_hashes is not None
+            and list_hashes.get(posting.external_id) == old.list_hash
+        )
+        fields = [] if detail_skipped else changed_fields(old, posting)
         if old.status == "closed":
             plan.reopened.append((posting, fields))
         elif fields:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 import typer
 
@@ -88,18 +89,18 @@ def scrape(
         raise typer.Exit(1)
 
 
-def _scrape_with_progress(cfg, db, boards, at):  # type: ignore[no-untyped-def]
+def _scrape_with_progress(cfg: Any, db: Any, boards: list[Any], at: datetime) -> list[Any]:
     from infrasignal.scrape import scrape as run_scrape
 
     if not sys.stderr.isatty():
         return run_scrape(cfg, db, boards, at)
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
     ) as progress:
         overall = progress.add_task(f"scraping {len(boards)} boards", total=len(boards))
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_event(label: str, what: str) -> None:
             if what == "start":

@@ -10,8 +10,8 @@ Quirks handled:
 - remote-ness is spread over `isRemote`, `workplaceType` ("Remote", "Hybrid", "OnSite") and location
   strings ("US - Remote"), and the flags contradict each other; any one of them saying remote wins.
 - `address.postalAddress` gives city / region / country as written ("United States", "USA"): kept as
-  structured places, with the country only when it is already an ISO 3166-1 alpha-2 code. Names are left
-  to the classifier, which also sees the raw location strings.
+  structured places, the country upper-cased when it is an ISO 3166-1 alpha-2 code and otherwise kept as
+  written, for the classifier to resolve (it also sees the raw location strings).
 - titles may carry leading spaces; `descriptionPlain` is preferred, `descriptionHtml` is the fallback.
 """
 
@@ -74,7 +74,7 @@ class AshbySource(Source):
             if isinstance(entry, dict):
                 name = text(entry.get("location") or entry.get("locationName"))
                 entries.append((name, entry.get("address")))
-            else:
+            elif isinstance(entry, str):
                 entries.append((text(entry), None))
         remote = _remote(job, [name for name, _ in entries])
         places = _unique_places(
@@ -116,7 +116,9 @@ def _place(address: Any, remote: bool) -> Place | None:
     city = text(postal.get("addressLocality")) or None
     region = text(postal.get("addressRegion")) or None
     country = text(postal.get("addressCountry"))
-    iso2 = country.upper() if len(country) == 2 and country.isascii() and country.isalpha() else None
+    iso2 = (
+        country.upper() if len(country) == 2 and country.isascii() and country.isalpha() else country or None
+    )
     if not (city or region or iso2):
         return None
     return Place(city=city, region=region, country=iso2, remote=remote)

@@ -93,8 +93,12 @@ def text(value: Any) -> str:
     return ""
 
 
+_BLOCK_TAGS = "br, p, div, li, h1, h2, h3, h4, h5, h6, tr, ul, ol, table, section, article, blockquote, pre"
+
+
 def html_to_text(fragment: str | None) -> str:
-    """Visible text of an HTML fragment, whitespace collapsed per line."""
+    """Visible text of an HTML fragment: one line per block element, inline elements kept in their line
+    (so "in <b>Tokyo</b> and <a>Osaka</a>" stays one phrase for the classifier)."""
     if not fragment:
         return ""
     from selectolax.lexbor import LexborHTMLParser
@@ -102,8 +106,10 @@ def html_to_text(fragment: str | None) -> str:
     tree = LexborHTMLParser(fragment)
     for node in tree.css("script, style"):
         node.decompose()
+    for node in tree.css(_BLOCK_TAGS):
+        node.insert_after("\n")
     body = tree.body
-    raw = body.text(separator="\n") if body is not None else ""
+    raw = body.text(separator="") if body is not None else ""
     lines = (" ".join(line.split()) for line in raw.splitlines())
     return "\n".join(line for line in lines if line)
 

@@ -84,7 +84,7 @@ class GreenhouseSource(Source):
             posted_at=parse_time(job.get("first_published")),
             updated_at=parse_time(job.get("updated_at")),
             remote=_remote(job.get("metadata")),
-            requisition_id=str(internal) if isinstance(internal, int | str) and str(internal) else None,
+            requisition_id=text(internal) or None,
         )
 
 
