@@ -43,12 +43,21 @@ def test_sqlalchemy_url_is_kept() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (GOOD.replace('token = "anthropic"', 'token = "anthropic"\ntokn = "x"'), "boards[0] (Anthropic).tokn: unknown key"),
-        (GOOD.replace('ats = "greenhouse"', 'ats = "greenhous"'), "boards[0] (Anthropic).ats: unknown ATS 'greenhous'"),
+        (
+            GOOD.replace('token = "anthropic"', 'token = "anthropic"\ntokn = "x"'),
+            "boards[0] (Anthropic).tokn: unknown key",
+        ),
+        (
+            GOOD.replace('ats = "greenhouse"', 'ats = "greenhous"'),
+            "boards[0] (Anthropic).ats: unknown ATS 'greenhous'",
+        ),
         (GOOD.replace('token = "anthropic"', ""), "boards[0] (Anthropic): missing required key `token`"),
         (GOOD.replace("concurrency = 4", 'concurrency = "four"'), "fetch.concurrency:"),
         (GOOD.replace("[fetch]", "[fetchh]"), "fetchh: unknown key"),
-        (GOOD + '\n[[boards]]\ncompany = "Anthropic"\nats = "lever"\ntoken = "a"\n', "boards[1] (Anthropic): duplicate board name"),
+        (
+            GOOD + '\n[[boards]]\ncompany = "Anthropic"\nats = "lever"\ntoken = "a"\n',
+            "boards[1] (Anthropic): duplicate board name",
+        ),
         ("[[boards]]\nats = 'lever'\ntoken = 'x'\n", "boards[0].company: missing required key"),
         ("this is = = not toml", "not valid TOML"),
     ],

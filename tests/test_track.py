@@ -16,11 +16,19 @@ SETTLED = BoardState(baseline_at=T1, suspect_since=None, suspect_reason=None)
 
 
 def posting(i: int, title: str = "Role", description: str = "d") -> Posting:
-    return Posting(external_id=str(i), title=f"{title} {i}", url=f"https://x/{i}", locations=["Tokyo, Japan"], description=description)
+    return Posting(
+        external_id=str(i),
+        title=f"{title} {i}",
+        url=f"https://x/{i}",
+        locations=["Tokyo, Japan"],
+        description=description,
+    )
 
 
 def stored(p: Posting, status: str = "open") -> StoredPosting:
-    return StoredPosting(p.external_id, status, p.title, p.location, p.department, description_hash(p.description))
+    return StoredPosting(
+        p.external_id, status, p.title, p.location, p.department, description_hash(p.description)
+    )
 
 
 def board_of(n: int) -> dict[str, StoredPosting]:
@@ -76,7 +84,9 @@ def test_suspect_drop_cleared_when_postings_come_back() -> None:
     half = [posting(i) for i in range(4)]
     plan = plan_fetch(db, half, True, SETTLED, RULES, T2)
     assert plan.rule == "suspect" and "lost 6 of 10" in (plan.suspect_reason or "")
-    back = plan_fetch(db, [posting(i) for i in range(10)], True, BoardState(T1, T2, plan.suspect_reason), RULES, T2)
+    back = plan_fetch(
+        db, [posting(i) for i in range(10)], True, BoardState(T1, T2, plan.suspect_reason), RULES, T2
+    )
     assert back.rule == "complete" and back.close == [] and back.suspect_since is None
 
 
@@ -103,3 +113,27 @@ def test_source_marked_closed_counts_as_not_listed() -> None:
     gone.closed = True
     plan = plan_fetch(board_of(2), [posting(0), gone], True, SETTLED, RULES, T2)
     assert plan.close == ["1"]
+
+
+def test_posting_whose_detail_was_skipped_keeps_its_stored_detail() -> None:
+    # Stored with the detail merged (three real cities); today the list entry is unchanged, so the crawler
+    # skipped the detail and hands over the list version ("3 Locations") still marked needs_detail.
+    full = Posting(
+        external_id="w1",
+        title="Critical Facilities Engineer",
+        url="u",
+        locations=["Ashburn, VA", "Dallas, TX", "Chicago, IL"],
+    )
+    old = StoredPosting("w1", "open", full.title, full.location, "", description_hash(""), list_hash="L1")
+    listed = Posting(
+        external_id="w1",
+        title="Critical Facilities Engineer",
+        url="u",
+        locations=["3 Locations"],
+        needs_detail=True,
+    )
+    plan = plan_fetch({"w1": old}, [listed], True, SETTLED, RULES, T2, list_hashes={"w1": "L1"})
+    assert plan.changed == [] and [p.external_id for p in plan.unchanged] == ["w1"]
+    # the list entry itself changed: its detail should have been fetched; if it was not, it is a change
+    plan = plan_fetch({"w1": old}, [listed], True, SETTLED, RULES, T2, list_hashes={"w1": "L2"})
+    assert [f for _, f in plan.changed] == [["location"]]
