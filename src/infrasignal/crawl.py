@@ -131,7 +131,16 @@ async def _crawl(
             )
         seen_requests.add(key)
 
-        response = await _send(engine, request, validators if page_index == 0 else None, result)
+        try:
+            response = await _send(engine, request, validators if page_index == 0 else None, result)
+        except FetchError as exc:
+            # Some APIs have an older or alternative endpoint for the same board (Workable v3 -> widget).
+            fallback = source.fallback_request(board, exc.status) if page_index == 0 else None
+            if fallback is None or _request_key(fallback) in seen_requests:
+                raise
+            request = fallback
+            seen_requests.add(_request_key(request))
+            response = await _send(engine, request, None, result)
         if page_index == 0:
             result.http_status = response.status
             result.etag, result.last_modified = response.etag, response.last_modified

@@ -14,6 +14,12 @@ _MODULES: dict[str, str] = {
     "greenhouse": "infrasignal.sources.greenhouse",
     "lever": "infrasignal.sources.lever",
     "ashby": "infrasignal.sources.ashby",
+    "workday": "infrasignal.sources.workday",
+    "smartrecruiters": "infrasignal.sources.smartrecruiters",
+    "workable": "infrasignal.sources.workable",
+    "amazon": "infrasignal.sources.amazon",
+    "jsonld": "infrasignal.sources.jsonld",
+    "html": "infrasignal.sources.html",
 }
 
 _LOADED: dict[str, Source] = {}

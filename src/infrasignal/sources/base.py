@@ -43,6 +43,11 @@ class Source:
     def parse_page(self, board: BoardConfig, request: Request, body: bytes, page_index: int) -> Page:
         raise NotImplementedError
 
+    def fallback_request(self, board: BoardConfig, status: int | None) -> Request | None:
+        """What to ask instead when the first request failed with HTTP `status` (None: a network error);
+        None when the source has no alternative endpoint."""
+        return None
+
     def detail_request(self, board: BoardConfig, posting: Posting) -> Request | None:
         """The request that completes a posting marked `needs_detail`; None when the source has none."""
         return None
