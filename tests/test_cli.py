@@ -169,3 +169,15 @@ def test_bad_option_values_are_one_line_errors(board_server: BoardServer, tmp_pa
 def test_missing_config_tells_how_to_make_one(tmp_path: Path) -> None:
     code, _, err = run("roles", "--config", str(tmp_path / "none.toml"))
     assert code == 2 and "infrasignal init" in err
+
+
+def test_bad_user_rules_file_is_a_config_error_before_any_fetch(
+    board_server: BoardServer, tmp_path: Path
+) -> None:
+    (tmp_path / "rules.toml").write_text(
+        "[[rules]]\nname = 'x'\ntag = 'plumbing'\nfield = 'title'\n", encoding="utf-8"
+    )
+    cfg = write_config(tmp_path, board_server, '[classify]\nrules_file = "rules.toml"')
+    code, _, err = run("scrape", "--config", str(cfg))
+    assert code == 2 and "[classify]" in err and "rules.toml" in err
+    assert len(err.strip().splitlines()) == 1 and board_server.requests == []

@@ -287,11 +287,14 @@ def test_cli_robots_disallow_exits_1(board_server: BoardServer, tmp_path: Path) 
     assert code == 1 and err == "error: robots.txt of 127.0.0.1 disallows /careers\n"
 
 
-def test_watchlist_more_is_a_valid_config() -> None:
-    path = Path(__file__).resolve().parents[1] / "src" / "infrasignal" / "watchlist_more.toml"
+def test_starter_watchlist_covers_operators_with_evidence() -> None:
+    path = Path(__file__).resolve().parents[1] / "src" / "infrasignal" / "starter_config.toml"
     config = parse_config(tomllib.loads(path.read_text(encoding="utf-8")), path)
-    assert {b.ats for b in config.boards} >= {"workday", "amazon", "workable"}
+    assert {b.ats for b in config.boards} >= {"greenhouse", "lever", "ashby", "workday", "amazon", "workable"}
     text = path.read_text(encoding="utf-8")
-    for board in config.boards:  # every entry states its evidence right below it
-        block = text.split(f'company = "{board.company}"', 1)[1].split("[[boards]]", 1)[0]
+    operators = text.split("Data-center operators and hyperscalers", 1)[1]
+    for board in config.boards:  # every operator entry states its evidence right below it
+        if f'company = "{board.company}"' not in operators:
+            continue
+        block = operators.split(f'company = "{board.company}"', 1)[1].split("[[boards]]", 1)[0]
         assert "# [" in block, board.company

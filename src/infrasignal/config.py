@@ -69,10 +69,25 @@ class EmailConfig(_Strict):
     username_env: str | None = None  # names of environment variables, never the secrets themselves
     password_env: str | None = None
     timeout: float = Field(30.0, gt=0)
-    subject: str = "infrasignal weekly: {period}"
+    retries: int = Field(3, ge=0, le=10)  # temporary failures (4xx, dropped connection) retried this often
+    backoff: float = Field(5.0, ge=0)  # seconds before the first retry, doubled each time
+    # {period}, {signals}, {new}, {closed} and {open} are filled in
+    subject: str = "infrasignal {period}: {signals} signals, {new} new and {closed} closed infra roles"
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        from email.utils import parseaddr
+
+        for addr in value:
+            if "@" not in parseaddr(addr)[1]:
+                raise ValueError(f"not an email address: {addr!r}")
+        return value
 
 
 class ScheduleConfig(_Strict):
+    """Cron expressions (5 fields) for `infrasignal run`; checked when the daemon starts (scheduler.py)."""
+
     scrape: str = "0 6 * * *"
     report: str = "0 8 * * mon"
     timezone: str = "UTC"

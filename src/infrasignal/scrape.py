@@ -15,7 +15,8 @@ import httpx
 from sqlalchemy import Engine as DbEngine
 from sqlalchemy import select
 
-from infrasignal.config import BoardConfig, Config
+from infrasignal import distributed
+from infrasignal.config import BoardConfig, Config, ConfigError
 from infrasignal.model import Posting as ParsedPosting
 from infrasignal.sources import get_source
 from infrasignal.store import FetchSummary, record_fetch, sync_boards, utc_naive
@@ -37,15 +38,21 @@ def select_boards(config: Config, names: list[str] | None) -> list[BoardConfig]:
     return chosen
 
 
-def make_classifier(config: Config) -> Callable[[ParsedPosting], Any] | None:
-    """The classifier as a function of a parsed posting, with the user's rule files applied."""
-    try:
-        from infrasignal.classify import load_classifier
-    except ImportError:  # classifier not installed in this build
-        return None
+def user_classifier(config: Config) -> Any:
+    """The classifier with the user's [classify] rule and market files; a bad file is a ConfigError."""
+    from infrasignal.classify import load_classifier
+
     rules = config.resolve_path(config.classify.rules_file) if config.classify.rules_file else None
     markets = config.resolve_path(config.classify.markets_file) if config.classify.markets_file else None
-    clf = load_classifier(rules_file=rules, markets_file=markets)
+    try:
+        return load_classifier(rules_file=rules, markets_file=markets)
+    except ValueError as exc:  # RulesError and market-table errors name the file and the rule
+        raise ConfigError(f"[classify]: {exc}") from None
+
+
+def make_classifier(config: Config) -> Callable[[ParsedPosting], Any]:
+    """The classifier as a function of a parsed posting, with the user's rule files applied."""
+    clf = user_classifier(config)
 
     def classify(p: ParsedPosting) -> Any:
         return clf.classify(p.title, p.department, p.locations, p.description, p.places)
@@ -71,7 +78,7 @@ async def scrape_async(
 
     async with Engine(config.fetch, transport=transport) as engine:
 
-        async def one(board: BoardConfig) -> None:
+        async def one(board: BoardConfig, fetched_round: int | None = None) -> None:
             board_id = ids[board.label]
             validators, known, body_hash = await asyncio.to_thread(_board_context, db, board_id)
             if progress:
@@ -86,14 +93,27 @@ async def scrape_async(
             )
             async with write_lock:
                 summary = await asyncio.to_thread(
-                    record_fetch, db, board_id, result, config.history, at, classify
+                    record_fetch, db, board_id, result, config.history, at, classify, fetched_round
                 )
             summaries[board.label] = summary
             if progress:
                 progress(board.label, "failed" if summary.status == "failed" else "done")
 
-        await asyncio.gather(*(one(b) for b in boards))
-    return [summaries[b.label] for b in boards]
+        if distributed.shares_work(db):
+            # PostgreSQL: scrape processes on any number of hosts share the round; each board is claimed
+            # by one of them, and the boards others recorded are left out of this process's summaries.
+            jobs = [(ids[b.label], b) for b in boards]
+            await distributed.run_round(
+                db,
+                jobs,
+                one,
+                config.fetch.concurrency,
+                group=distributed.api_host,
+                per_group=config.fetch.per_host,
+            )
+        else:
+            await asyncio.gather(*(one(b) for b in boards))
+    return [summaries[b.label] for b in boards if b.label in summaries]
 
 
 def _board_context(

@@ -1,7 +1,9 @@
 """The store: opens the database, keeps its schema current, and writes each board's fetch in one
 transaction. The only module that writes SQL (read-side queries live in `queries.py`).
 
-SQLite gets WAL mode and a busy timeout so readers can query during a scrape; any SQLAlchemy URL works.
+SQLite gets WAL mode and a busy timeout so readers can query during a scrape; PostgreSQL
+(`postgresql+psycopg://user@host/db`, the `postgres` extra) gets UTC sessions, and its schema creation,
+migrations and board sync are serialised with an advisory lock so several scrape hosts can start at once.
 Schema changes are appended to `MIGRATIONS`; a fresh database is created at the newest version.
 """
 
@@ -13,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, event, insert, inspect, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import Engine, bindparam, delete, event, insert, inspect, select, text, update
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import SQLModel, create_engine
 
 from infrasignal.config import BoardConfig, HistoryConfig
@@ -31,10 +34,26 @@ from infrasignal.tables import (
 )
 from infrasignal.track import BoardState, Plan, StoredPosting, description_hash, plan_fetch
 
+
+def _add_board_fetched_round(conn: Connection) -> None:
+    """v2: `board.fetched_round`, the shared scrape round that last recorded the board (distributed.py)."""
+    conn.execute(text("ALTER TABLE board ADD COLUMN fetched_round INTEGER"))
+
+
+
+def _add_sent_report_deliveries(conn: Connection) -> None:
+    """v3: `sent_report.deliveries` and `.subject` (the exactly-once mail ledger, outbox.py)."""
+    conn.execute(text("ALTER TABLE sent_report ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 0"))
+    conn.execute(text("ALTER TABLE sent_report ADD COLUMN subject VARCHAR NOT NULL DEFAULT ''"))
+
+
 # Ordered schema migrations: MIGRATIONS[i] upgrades a database at version i+1 to version i+2.
 # Each takes a Connection inside a transaction and must work on SQLite and PostgreSQL.
-MIGRATIONS: list[Callable[[Connection], None]] = []
+MIGRATIONS: list[Callable[[Connection], None]] = [_add_board_fetched_round, _add_sent_report_deliveries]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
+
+# PostgreSQL advisory lock (two-int form) taken for the length of a schema or board-sync transaction.
+_PG_SETUP_LOCK = (0x1F5A_0001, 0)
 
 
 def utc_naive(value: datetime) -> datetime:
@@ -52,13 +71,49 @@ class StoreError(Exception):
     """The database cannot be opened or is newer than this program: one line for the user."""
 
 
+def is_postgres(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def database_url(url: str) -> str:
+    """`postgresql://` and `postgres://` name the driver infrasignal ships (psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def safe_url(url: str) -> str:
+    """The URL for messages, without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
 def open_engine(url: str) -> Engine:
-    """Create the SQLAlchemy engine; SQLite gets WAL, a busy timeout and foreign keys."""
+    """Create the SQLAlchemy engine; SQLite gets WAL, a busy timeout and foreign keys; PostgreSQL sessions
+    run in UTC (stored times are naive UTC) and connections are checked before use (long-lived daemons)."""
+    url = database_url(url)
     is_sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = {}
     if is_sqlite:
         kwargs["connect_args"] = {"timeout": 30}
-    engine = create_engine(url, **kwargs)
+    elif url.startswith("postgresql"):
+        options = make_url(url).query.get("options", "")
+        if isinstance(options, tuple):
+            options = " ".join(options)
+        kwargs["connect_args"] = {"options": f"{options} -c timezone=UTC".strip()}
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = create_engine(url, **kwargs)
+    except ImportError as exc:
+        if url.startswith("postgresql"):
+            raise StoreError(
+                f"{safe_url(url)}: the PostgreSQL driver is missing ({exc.name}); "
+                "install infrasignal[postgres] (pip install 'infrasignal[postgres]')"
+            ) from None
+        raise StoreError(f"{safe_url(url)}: database driver missing: {exc}") from None
     if is_sqlite:
 
         @event.listens_for(engine, "connect")
@@ -76,6 +131,7 @@ def open_engine(url: str) -> Engine:
 def migrate(engine: Engine) -> int:
     """Bring the schema to SCHEMA_VERSION; returns the version found before."""
     with engine.begin() as conn:
+        _serialise_setup(conn)
         tables = set(inspect(conn).get_table_names())
         if "schema_meta" not in tables:
             SQLModel.metadata.create_all(conn)
@@ -96,6 +152,15 @@ def migrate(engine: Engine) -> int:
         return found
 
 
+def _serialise_setup(conn: Connection) -> None:
+    """On PostgreSQL, wait for any other process creating, migrating or syncing the schema (the lock ends
+    with this transaction); SQLite writers are serialised by the database itself."""
+    if is_postgres(conn):
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": _PG_SETUP_LOCK[0], "b": _PG_SETUP_LOCK[1]}
+        )
+
+
 def open_store(url: str) -> Engine:
     """Open (and create or migrate) the database at `url`."""
     try:
@@ -104,7 +169,10 @@ def open_store(url: str) -> Engine:
     except StoreError:
         raise
     except Exception as exc:  # sqlalchemy raises many kinds; the user needs one line
-        raise StoreError(f"cannot open database {url}: {exc.__class__.__name__}: {str(exc)[:200]}") from None
+        message = " ".join(str(exc).split())[:200]
+        raise StoreError(
+            f"cannot open database {safe_url(database_url(url))}: {exc.__class__.__name__}: {message}"
+        ) from None
     return engine
 
 
@@ -113,7 +181,13 @@ def sync_boards(engine: Engine, boards: Iterable[BoardConfig], now: datetime | N
     now = utc_naive(now or utcnow())
     ids: dict[str, int] = {}
     with engine.begin() as conn:
-        existing = {r.name: r for r in conn.execute(select(Board.id, Board.name, Board.ats, Board.token))}
+        _serialise_setup(conn)  # scrape hosts starting together must not insert the same board twice
+        existing = {
+            r.name: r
+            for r in conn.execute(
+                select(Board.id, Board.name, Board.company, Board.ats, Board.token, Board.url)
+            )
+        }
         for b in boards:
             values = {"company": b.company, "ats": b.ats, "token": b.token, "url": b.url}
             row = existing.get(b.label)
@@ -121,7 +195,8 @@ def sync_boards(engine: Engine, boards: Iterable[BoardConfig], now: datetime | N
                 res = conn.execute(insert(Board).values(name=b.label, created_at=now, **values))
                 ids[b.label] = int(res.inserted_primary_key[0])
             else:
-                conn.execute(update(Board).where(Board.id == row.id).values(**values))
+                if values != {k: getattr(row, k) for k in values}:  # unchanged rows are not rewritten
+                    conn.execute(update(Board).where(Board.id == row.id).values(**values))
                 ids[b.label] = int(row.id)
     return ids
 
@@ -153,8 +228,12 @@ def record_fetch(
     rules: HistoryConfig,
     at: datetime,
     classify: Classify | None = None,
+    fetched_round: int | None = None,
 ) -> FetchSummary:
-    """Write one board's fetch result (a crawl.BoardFetch) in one transaction and return its summary."""
+    """Write one board's fetch result (a crawl.BoardFetch) in one transaction and return its summary.
+
+    `fetched_round` (distributed scrapes on PostgreSQL) marks the board as done in that shared round, in
+    the same transaction as its results."""
     at = utc_naive(at)
     with engine.begin() as conn:
         board = conn.execute(select(Board).where(Board.id == board_id)).one()
@@ -232,6 +311,8 @@ def record_fetch(
                 board_values.update(etag=result.etag, last_modified=result.last_modified)
             if plan.baseline:
                 board_values["baseline_at"] = at
+        if fetched_round is not None:
+            board_values["fetched_round"] = fetched_round
         conn.execute(update(Board).where(Board.id == board_id).values(**board_values))
     return summary
 

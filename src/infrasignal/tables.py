@@ -47,6 +47,9 @@ class Board(SQLModel, table=True):
         nullable=True
     )  # quarantine: a suspect drop waiting for confirmation
     suspect_reason: str | None = None
+    # distributed scrapes (PostgreSQL): the shared round that last recorded this board; a board already
+    # recorded in the current round is skipped by the other workers (schema v2)
+    fetched_round: int | None = None
 
 
 class Fetch(SQLModel, table=True):
@@ -153,8 +156,10 @@ class SentReport(SQLModel, table=True):
     period: str  # e.g. 2026-W47
     recipients: str  # sorted, comma-separated
     message_id: str
-    status: str = "pending"  # pending | sent | failed
-    attempts: int = 0
-    last_error: str | None = None
+    status: str = "pending"  # pending (being sent, or the run died mid-send) | sent | failed
+    attempts: int = 0  # SMTP attempts over all runs
+    deliveries: int = 0  # times the server accepted it (more than 1 only through `--force`)
+    subject: str = ""
+    last_error: str | None = None  # the last failure, or recipients the server refused
     created_at: datetime = when()
     sent_at: datetime | None = when(nullable=True)

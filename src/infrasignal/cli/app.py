@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # command modules, imported for their @app.command registrations
-COMMAND_MODULES = ["setup", "scrape", "query"]
+COMMAND_MODULES = ["setup", "scrape", "query", "discover", "report", "history", "classify"]
 
 
 def _register() -> None:

@@ -20,13 +20,13 @@ from infrasignal.cli.common import (
 
 
 def _classifier(cfg: Any) -> Any:
+    from infrasignal.config import ConfigError
+    from infrasignal.scrape import user_classifier
+
     try:
-        from infrasignal.classify import load_classifier
-    except ImportError:
-        return None
-    rules = cfg.resolve_path(cfg.classify.rules_file) if cfg.classify.rules_file else None
-    markets = cfg.resolve_path(cfg.classify.markets_file) if cfg.classify.markets_file else None
-    return load_classifier(rules_file=rules, markets_file=markets)
+        return user_classifier(cfg)
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 @app.command()

@@ -46,6 +46,13 @@ def scrape(
         fail(str(exc))
     if not boards:
         fail(f"{cfg.path}: no boards to scrape (add [[boards]] entries)")
+    from infrasignal.config import ConfigError
+    from infrasignal.scrape import user_classifier
+
+    try:
+        user_classifier(cfg)  # a bad [classify] file is a config error, found before any fetch
+    except ConfigError as exc:
+        fail(str(exc))
     db = open_db(cfg)
     try:
         with run_lock(lock_path(cfg.path, cfg.database_url)):

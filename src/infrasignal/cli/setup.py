@@ -111,5 +111,14 @@ def _run_demo(workdir: Path, database: Path) -> None:
 
 
 def _demo_extras(engine: object, cfg: object, as_of: object, console: object) -> None:
-    """Sections that later parts of the flow (signals, report) add to the demo."""
-    return None
+    """Sections that later parts of the flow (signals, report) add to the demo: the signals of day 2."""
+    from datetime import datetime, timedelta
+
+    from infrasignal.cli.history import print_signal_table
+    from infrasignal.history import signals_at
+
+    assert isinstance(as_of, datetime)
+    found = signals_at(engine, as_of, timedelta(days=7), getattr(cfg, "signals", None))  # type: ignore[arg-type]
+    print_signal_table(
+        [s.to_dict() for s in found], f"{len(found)} signals as of day 2, window 7d (`infrasignal signals`)"
+    )

@@ -1,0 +1,605 @@
+"""Pure signal detection: what a company's job boards say about where it is building, as of a time.
+
+Input is a list of `RoleRecord`s (plain data the store's loader builds, see `infrasignal.history`), a time
+`as_of` and the start of the window `since`; output is a list of `Signal`s, strongest first. Nothing here
+touches the database, so the same records give the same signals anywhere (CLI, report, tests).
+
+Everything is computed as of `as_of`: a posting first seen later does not exist yet, and a posting closed
+later was still open then, so a past `as_of` gives what would have been reported at that time.
+
+Kinds (DESIGN.md):
+- `new_location`: a company's first infrastructure role in a data-center market or a city where it never
+  had one before the window (open or closed roles count as "had one").
+- `new_discipline`: the first role of a discipline in a site (the market, or the city when the role has no
+  market) for a company that already had roles there.
+- `surge`: open infra roles of a company in a site grew by at least `surge_min` and `surge_pct` percent.
+- `closed`: infra roles of a company closed in a site within the window (a pull-back when none is left).
+
+Postings of a board's baseline (its first fetch) count as "had one" but never raise a signal themselves.
+Copies of one role (same company and requisition id, as Greenhouse posts one job per city) count as one role.
+Reads [signals] (`SignalsConfig`: surge thresholds).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from infrasignal.config import SignalsConfig
+from infrasignal.timeutil import iso
+
+KINDS = ("new_location", "new_discipline", "surge", "closed")
+MAX_TITLES = 3  # titles quoted in a summary before "(+N more)"
+REGION_COUNTRIES = {"US", "CA"}  # countries where a city needs its state to be unambiguous
+
+
+@dataclass(frozen=True, slots=True)
+class RolePlace:
+    """Where a posting is based (a row of `posting_place`)."""
+
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2
+    remote: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRecord:
+    """One stored posting with what signal detection needs. `closed_at` is its latest closure (None while
+    open); `reopens` lists earlier closures that ended with a reopening, as (closed, reopened) pairs."""
+
+    posting_id: int
+    company: str
+    board: str
+    title: str
+    url: str
+    first_seen: datetime
+    closed_at: datetime | None = None
+    baseline: bool = False
+    infra: bool = False
+    disciplines: tuple[str, ...] = ()
+    markets: tuple[str, ...] = ()  # markets where the role is based (not the ones it only covers)
+    places: tuple[RolePlace, ...] = ()
+    requisition_id: str | None = None
+    reopens: tuple[tuple[datetime, datetime], ...] = ()
+
+    def closed_as_of(self, t: datetime) -> datetime | None:
+        """When the posting closed, if it was closed at time t; None if it was open (or unborn)."""
+        if self.closed_at is not None and self.closed_at <= t:
+            return self.closed_at
+        for closed, reopened in self.reopens:
+            if closed <= t < reopened:
+                return closed
+        return None
+
+    def open_at(self, t: datetime) -> bool:
+        return self.first_seen <= t and self.closed_as_of(t) is None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A posting that supports a signal (one per role: the copy in the signal's place)."""
+
+    posting_id: int
+    title: str
+    url: str
+    first_seen: datetime
+    closed_at: datetime | None = None
+    board: str = ""
+    copies: int = 1  # postings of the same role in this place
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.posting_id,
+            "title": self.title,
+            "url": self.url,
+            "first_seen": iso(self.first_seen),
+            "closed_at": iso(self.closed_at),
+            "board": self.board,
+        }
+
+
+@dataclass(slots=True)
+class Signal:
+    kind: str
+    company: str
+    score: float
+    first_seen: datetime  # when the signal's first evidence appeared (for `closed`: the first closure)
+    summary: str
+    postings: list[Evidence]
+    country: str | None = None
+    city: str | None = None
+    region: str | None = None
+    market: str | None = None
+    discipline: str | None = None
+    places: list[RolePlace] = field(default_factory=list)  # every city the signal is about
+    detail: dict[str, Any] = field(default_factory=dict)  # kind-specific numbers (before/after, still_open)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "company": self.company,
+            "country": self.country,
+            "city": self.city,
+            "region": self.region,
+            "market": self.market,
+            "discipline": self.discipline,
+            "first_seen": iso(self.first_seen),
+            "score": self.score,
+            "summary": self.summary,
+            "roles": len(self.postings),
+            "places": [{"city": p.city, "region": p.region, "country": p.country} for p in self.places],
+            "postings": [e.to_dict() for e in self.postings],
+            "detail": dict(self.detail),
+        }
+
+
+# Sites -------------------------------------------------------------------------------------------------------
+
+# A site is where hiring is counted: ("market", name) or ("city", city, country), compared case-insensitively.
+SiteKey = tuple[str, ...]
+
+
+def market_key(name: str) -> SiteKey:
+    return ("market", name.casefold())
+
+
+def city_key(place: RolePlace) -> SiteKey:
+    return ("city", (place.city or "").casefold(), (place.country or "").upper())
+
+
+def city_places(r: RoleRecord) -> list[RolePlace]:
+    """On-site places with a city (a remote role says nothing about where a company builds)."""
+    return [p for p in r.places if p.city and not p.remote]
+
+
+def sites(r: RoleRecord) -> dict[SiteKey, RolePlace | str]:
+    """Where the role counts for disciplines, surges and closures: its markets, else its cities."""
+    if r.markets:
+        return {market_key(m): m for m in r.markets}
+    return {city_key(p): p for p in city_places(r)}
+
+
+def location_keys(r: RoleRecord) -> dict[SiteKey, RolePlace | str]:
+    """Every market and every city of the role, for `new_location`."""
+    out: dict[SiteKey, RolePlace | str] = {market_key(m): m for m in r.markets}
+    out.update({city_key(p): p for p in city_places(r)})
+    return out
+
+
+def same_place_name(city: str | None, market: str) -> bool:
+    """`Frankfurt am Main` is in the `Frankfurt` market, `Tokyo` in `Tokyo`."""
+    a, b = (city or "").casefold(), market.casefold()
+    return bool(a) and (a.startswith(b) or b.startswith(a))
+
+
+def market_cities(r: RoleRecord, market: str) -> list[RolePlace]:
+    """The role's cities that are in `market`: the one city of a one-city role; else those named like the
+    market; else those not named like another of its markets (the records do not say which city maps to
+    which market, the classifier's table does)."""
+    cities = city_places(r)
+    if len(cities) <= 1:
+        return cities
+    named = [p for p in cities if same_place_name(p.city, market)]
+    if named:
+        return named
+    others = [m for m in r.markets if m.casefold() != market.casefold()]
+    rest = [p for p in cities if not any(same_place_name(p.city, m) for m in others)]
+    return rest or cities
+
+
+def role_key(r: RoleRecord) -> str:
+    """Copies of one role share a requisition id within a company."""
+    return f"req:{r.requisition_id}" if r.requisition_id else f"posting:{r.posting_id}"
+
+
+# Detection ---------------------------------------------------------------------------------------------------
+
+
+def detect_signals(
+    records: Iterable[RoleRecord],
+    as_of: datetime,
+    since: datetime | timedelta,
+    cfg: SignalsConfig | None = None,
+) -> list[Signal]:
+    """All signals of the window (since, as_of], strongest first."""
+    cfg = cfg or SignalsConfig()
+    start = as_of - since if isinstance(since, timedelta) else since
+    by_company: dict[str, list[RoleRecord]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for r in records:
+        if r.first_seen <= as_of:  # later postings do not exist yet
+            key = r.company.casefold()
+            by_company[key].append(r)
+            names.setdefault(key, r.company)
+    out: list[Signal] = []
+    for key, recs in by_company.items():
+        w = _Window(names[key], recs, start, as_of)
+        located = _new_locations(w)
+        new_sites = {k for s in located for k in s.detail["sites"]}
+        out += located
+        out += _new_disciplines(w, new_sites)
+        out += _surges(w, cfg, new_sites)
+        out += _closures(w)
+    for s in out:
+        for internal in ("sites", "roles", "open_roles"):
+            s.detail.pop(internal, None)
+    return sorted(out, key=lambda s: (-s.score, -s.first_seen.timestamp(), s.company, s.kind, s.summary))
+
+
+@dataclass(slots=True)
+class _Window:
+    company: str
+    records: list[RoleRecord]
+    start: datetime
+    end: datetime
+
+    def fresh(self, r: RoleRecord) -> bool:
+        """First seen inside the window, and not part of a board's baseline."""
+        return not r.baseline and self.start < r.first_seen <= self.end
+
+    def before(self, r: RoleRecord) -> bool:
+        """Known before the window: baseline postings count as always having been there."""
+        return r.baseline or r.first_seen <= self.start
+
+    def open_at_start(self, r: RoleRecord) -> bool:
+        if r.baseline and r.first_seen > self.start:
+            return r.closed_as_of(self.start) is None
+        return r.open_at(self.start)
+
+
+def _new_locations(w: _Window) -> list[Signal]:
+    infra = [r for r in w.records if r.infra]
+    prior = {k for r in infra if w.before(r) for k in location_keys(r)}
+    found: dict[SiteKey, list[RoleRecord]] = defaultdict(list)
+    label: dict[SiteKey, RolePlace | str] = {}
+    for r in infra:
+        if w.fresh(r):
+            for k, where in location_keys(r).items():
+                if k not in prior:
+                    found[k].append(r)
+                    label.setdefault(k, where)
+    markets = {k: rs for k, rs in found.items() if k[0] == "market"}
+    out: list[Signal] = []
+    for k, rs in markets.items():
+        name = str(label[k])
+        cities = _distinct_places(p for r in rs for p in market_cities(r, name))
+        sig = _signal("new_location", w.company, rs, cities, market=name, base=100.0)
+        sig.detail["sites"] = {k}
+        out.append(sig)
+    for k, rs in found.items():
+        if k[0] != "city":
+            continue
+        roles = {role_key(r) for r in rs}
+        covered = any(
+            roles <= {role_key(r) for r in mrs}
+            for mk, mrs in markets.items()
+            if any(k in {city_key(p) for p in market_cities(r, str(label[mk]))} for r in mrs)
+        )
+        if covered:  # the new market's signal already names this city
+            continue
+        place = label[k]
+        assert isinstance(place, RolePlace)
+        in_market = [m for r in rs for m in r.markets]
+        base = 60.0 if in_market else 90.0  # a new city in a known market is weaker than a new site
+        sig = _signal("new_location", w.company, rs, [place], market=_one(in_market), base=base)
+        sig.detail["sites"] = {k}
+        out.append(sig)
+    return _merge_identical(out)
+
+
+def _new_disciplines(w: _Window, new_sites: set[SiteKey]) -> list[Signal]:
+    prior: dict[SiteKey, set[str]] = defaultdict(set)
+    for r in w.records:
+        if w.before(r):
+            for k in sites(r):
+                prior[k].update(r.disciplines)
+    had_site = {k for r in w.records if w.before(r) for k in sites(r)}
+    found: dict[tuple[SiteKey, str], list[RoleRecord]] = defaultdict(list)
+    label: dict[SiteKey, RolePlace | str] = {}
+    for r in w.records:
+        if not (r.infra and w.fresh(r)):
+            continue
+        for k, where in sites(r).items():
+            if k in new_sites or k not in had_site:
+                continue  # a company's first role in a site is a new_location, not a new discipline
+            for d in r.disciplines:
+                if d not in prior[k]:
+                    found[(k, d)].append(r)
+                    label.setdefault(k, where)
+    out = []
+    for (k, d), rs in found.items():
+        market, places = _site_fields(label[k], rs)
+        sig = _signal("new_discipline", w.company, rs, places, market=market, discipline=d, base=70.0)
+        had = sorted(prior[k])
+        sig.detail.update(sites={k}, had_disciplines=had)
+        sig.summary = _summary(sig)
+        out.append(sig)
+    return _merge_identical(out)
+
+
+def _surges(w: _Window, cfg: SignalsConfig, new_sites: set[SiteKey]) -> list[Signal]:
+    before: dict[SiteKey, set[str]] = defaultdict(set)
+    after: dict[SiteKey, set[str]] = defaultdict(set)
+    grew: dict[SiteKey, list[RoleRecord]] = defaultdict(list)
+    label: dict[SiteKey, RolePlace | str] = {}
+    for r in w.records:
+        if not r.infra:
+            continue
+        was_open, is_open = w.open_at_start(r), r.open_at(w.end)
+        for k, where in sites(r).items():
+            label.setdefault(k, where)
+            if was_open:
+                before[k].add(role_key(r))
+            if is_open:
+                after[k].add(role_key(r))
+                if not was_open:
+                    grew[k].append(r)
+    out = []
+    for k, rs in grew.items():
+        b, a = len(before[k]), len(after[k])
+        gain = a - b
+        if k in new_sites or gain < cfg.surge_min:
+            continue
+        pct = 100.0 * gain / b if b else None
+        if pct is not None and pct < cfg.surge_pct:
+            continue
+        new_roles = [r for r in rs if role_key(r) not in before[k]]
+        market, places = _site_fields(label[k], new_roles)
+        score = 50.0 + min(5.0 * gain, 30.0) + (min(pct, 300.0) / 20.0 if pct is not None else 15.0)
+        sig = _signal("surge", w.company, new_roles, places, market=market, base=score, per_role=0.0)
+        sig.detail.update(
+            sites={k}, before=b, after=a, growth=gain, growth_pct=round(pct, 1) if pct else None
+        )
+        sig.summary = _surge_summary(sig, w.start)
+        out.append(sig)
+    return out
+
+
+def _closures(w: _Window) -> list[Signal]:
+    closed: dict[SiteKey, list[RoleRecord]] = defaultdict(list)
+    still_open: dict[SiteKey, set[str]] = defaultdict(set)
+    label: dict[SiteKey, RolePlace | str] = {}
+    times: dict[int, datetime] = {}
+    for r in w.records:
+        if not r.infra:
+            continue
+        when = r.closed_as_of(w.end)
+        is_open = when is None
+        if when is not None and w.start < when <= w.end:
+            times[r.posting_id] = when
+        for k, where in sites(r).items():
+            if is_open:
+                still_open[k].add(role_key(r))
+            elif r.posting_id in times:
+                closed[k].append(r)
+                label.setdefault(k, where)
+    out = []
+    for k, rs in closed.items():
+        rs = [r for r in rs if role_key(r) not in still_open[k]]  # a copy still open: the role goes on
+        if not rs:
+            continue
+        left = len(still_open[k])
+        market, places = _site_fields(label[k], rs)
+        base = 30.0 + (20.0 if left == 0 else 0.0)  # nothing left open there: a pull-back
+        sig = _signal("closed", w.company, rs, places, market=market, base=base, closed=times)
+        sig.detail.update(sites={k}, still_open=left, open_roles=set(still_open[k]))
+        sig.summary = _closed_summary(sig)
+        out.append(sig)
+    return _merge_identical(out)
+
+
+# Building and merging signals -------------------------------------------------------------------------------
+
+
+def _signal(
+    kind: str,
+    company: str,
+    records: Sequence[RoleRecord],
+    places: list[RolePlace],
+    market: str | None = None,
+    discipline: str | None = None,
+    base: float = 50.0,
+    per_role: float = 5.0,
+    closed: dict[int, datetime] | None = None,
+) -> Signal:
+    evidence = _evidence(records, closed)
+    first = (
+        min(e.closed_at or e.first_seen for e in evidence) if closed else min(e.first_seen for e in evidence)
+    )
+    city, region, country = _place_fields(places)
+    score = base + min(per_role * (len(evidence) - 1), 25.0)
+    sig = Signal(
+        kind=kind,
+        company=company,
+        score=round(score, 1),
+        first_seen=first,
+        summary="",
+        postings=evidence,
+        country=country,
+        city=city,
+        region=region,
+        market=market,
+        discipline=discipline,
+        places=places,
+    )
+    sig.detail["roles"] = {role_key(r) for r in records}
+    sig.summary = _summary(sig)
+    return sig
+
+
+def _evidence(records: Sequence[RoleRecord], closed: dict[int, datetime] | None) -> list[Evidence]:
+    """One evidence posting per role: its earliest copy, or for closures the copy that closed last."""
+    roles: dict[str, dict[int, RoleRecord]] = defaultdict(dict)
+    for r in records:
+        roles[role_key(r)][r.posting_id] = r
+    out = []
+    for by_id in roles.values():
+        copies = list(by_id.values())
+        if closed is not None:
+            pick = max(copies, key=lambda r: (closed[r.posting_id], -r.posting_id))
+            when: datetime | None = closed[pick.posting_id]
+        else:
+            pick, when = min(copies, key=lambda r: (r.first_seen, r.posting_id)), None
+        out.append(
+            Evidence(
+                pick.posting_id, pick.title.strip(), pick.url, pick.first_seen, when, pick.board, len(copies)
+            )
+        )
+    return sorted(out, key=lambda e: (e.first_seen, e.title, e.posting_id))
+
+
+def _merge_identical(signals: list[Signal]) -> list[Signal]:
+    """One role in several places (Frankfurt and Amsterdam) is one signal naming both places."""
+    groups: dict[tuple[Any, ...], list[Signal]] = {}
+    for s in signals:
+        key = (s.kind, s.discipline, frozenset(s.detail["roles"]))
+        groups.setdefault(key, []).append(s)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        group.sort(key=lambda s: (-s.score, s.market or "", s.city or ""))
+        head = group[0]
+        places = _distinct_places(p for s in group for p in s.places)
+        markets = [m for m in dict.fromkeys(s.market for s in group) if m]
+        city, region, country = _place_fields(places)
+        merged = replace(
+            head,
+            places=places,
+            city=city,
+            region=region,
+            country=country,
+            market=markets[0] if markets else None,
+        )
+        merged.detail = dict(head.detail)
+        merged.detail["sites"] = {k for s in group for k in s.detail["sites"]}
+        if len(markets) > 1:
+            merged.detail["markets"] = markets
+        if head.kind == "closed":
+            merged.detail["still_open"] = len({k for s in group for k in s.detail["open_roles"]})
+            merged.summary = _closed_summary(merged, markets)
+        else:
+            merged.summary = _summary(merged, markets)
+        out.append(merged)
+    return out
+
+
+def _site_fields(where: RolePlace | str, records: Sequence[RoleRecord]) -> tuple[str | None, list[RolePlace]]:
+    """(market, places) of a site: a market with the cities its roles name, or one city."""
+    if isinstance(where, str):
+        key = market_key(where)
+        cities = [
+            p for r in records if key in {market_key(m) for m in r.markets} for p in market_cities(r, where)
+        ]
+        return where, _distinct_places(cities)
+    return None, [where]
+
+
+def _distinct_places(places: Iterable[RolePlace]) -> list[RolePlace]:
+    seen: dict[SiteKey, RolePlace] = {}
+    for p in places:
+        seen.setdefault(city_key(p), p)
+    return list(seen.values())
+
+
+def _place_fields(places: Sequence[RolePlace]) -> tuple[str | None, str | None, str | None]:
+    """(city, region, country) for the JSON: set when all places agree."""
+    cities = {city_key(p) for p in places}
+    countries = {(p.country or "").upper() for p in places}
+    one = places[0] if len(cities) == 1 else None
+    country = countries.pop() if len(countries) == 1 else None
+    return (one.city if one else None, one.region if one else None, country or None)
+
+
+def _one(values: Sequence[str]) -> str | None:
+    distinct = list(dict.fromkeys(values))
+    return distinct[0] if len(distinct) == 1 else None
+
+
+# Summaries ---------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def country_name(code: str | None) -> str:
+    """`JP` -> `Japan` (pycountry's common name when it has one); unknown codes are returned as given."""
+    if not code:
+        return ""
+    import pycountry  # imported lazily: only summaries need it
+
+    c = pycountry.countries.get(alpha_2=code.upper())
+    if c is None:
+        return code
+    return str(getattr(c, "common_name", None) or c.name)
+
+
+def place_text(p: RolePlace) -> str:
+    """`Tokyo, Japan`; `Abilene, TX, United States`; `Singapore`."""
+    parts = [p.city or ""]
+    country = (p.country or "").upper()
+    if p.region and country in REGION_COUNTRIES and p.region.casefold() != (p.city or "").casefold():
+        parts.append(p.region)
+    name = country_name(country)
+    if name and name.casefold() != (p.city or "").casefold():
+        parts.append(name)
+    return ", ".join(x for x in parts if x)
+
+
+def where_text(places: Sequence[RolePlace], markets: Sequence[str]) -> str:
+    cities = [place_text(p) for p in places]
+    extra = [m for m in markets if not any(same_place_name(p.city, m) for p in places)]
+    if not cities:
+        return " and ".join(f"the {m} market" for m in markets) or "an unnamed place"
+    text = _join(cities)
+    if extra:
+        text += f" ({_join(extra)} market{'s' if len(extra) > 1 else ''})"
+    return text
+
+
+def _join(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else "; ".join(items[:-1]) + " and " + items[-1]
+
+
+def _titles(evidence: Sequence[Evidence]) -> str:
+    titles = [e.title for e in evidence[:MAX_TITLES]]
+    more = len(evidence) - MAX_TITLES
+    return "; ".join(titles) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _summary(s: Signal, markets: Sequence[str] | None = None) -> str:
+    where = where_text(s.places, markets if markets is not None else [s.market] if s.market else [])
+    day = s.first_seen.date().isoformat()
+    plural = "s" if len(s.postings) > 1 else ""
+    if s.kind == "new_location":
+        what = f"first data-center role{plural} in {where}"
+    else:
+        had = s.detail.get("had_disciplines") or []
+        what = f"first {s.discipline} role{plural} in {where}" + (f" (had {', '.join(had)})" if had else "")
+    return f"{s.company}: {what}: {_titles(s.postings)} (first seen {day})"
+
+
+def _surge_summary(s: Signal, start: datetime) -> str:
+    d = s.detail
+    where = where_text(s.places, [s.market] if s.market else [])
+    pct = f", +{d['growth_pct']:g}%" if d.get("growth_pct") is not None else ""
+    return (
+        f"{s.company}: open data-center roles in {where} grew from {d['before']} to {d['after']} "
+        f"(+{d['growth']}{pct}) since {start.date().isoformat()}: {_titles(s.postings)}"
+    )
+
+
+def _closed_summary(s: Signal, markets: Sequence[str] | None = None) -> str:
+    where = where_text(s.places, markets if markets is not None else [s.market] if s.market else [])
+    n = len(s.postings)
+    left = s.detail.get("still_open", 0)
+    state = "none left open" if left == 0 else f"{left} still open"
+    last = max(e.closed_at or e.first_seen for e in s.postings).date().isoformat()
+    return (
+        f"{s.company}: {n} data-center role{'s' if n > 1 else ''} closed in {where}, {state}: "
+        f"{_titles(s.postings)} (closed {last})"
+    )
