@@ -76,3 +76,13 @@ def test_place_comparison_rules() -> None:
     assert places_match([{"country": "US", "remote": True}], [Place(country="US", remote=True)])
     assert not places_match([{"country": "US", "remote": True}], [Place(country="US")])
     assert places_match([], [])
+
+
+def test_market_exact_match(report: Report) -> None:
+    # Labels follow markets.toml's convention: a market is a cluster of data-center sites, so company
+    # offices in San Francisco or Washington, DC are not in Silicon Valley or Northern Virginia.
+    if not report.place_checked:
+        pytest.skip("places.py / markets.py not available")
+    misses = [m for m in report.misses if m.what == "markets"]
+    assert report.market_accuracy is not None
+    assert report.market_accuracy >= 0.95, misses
