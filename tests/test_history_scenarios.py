@@ -190,6 +190,27 @@ def test_an_empty_board_is_quarantined_and_a_second_empty_day_confirms_the_pull_
     assert diff_between(db, DAY[0], DAY[2])["counts"]["closed"] == 2
 
 
+def test_a_confirmed_drop_dates_each_closure_by_when_the_posting_went(
+    board_server: BoardServer, tmp_path: Path
+) -> None:
+    cfg, db = setup(tmp_path, board_server)
+    jobs = [gh_job(100 + 10 * i, f"Data Center Technician {i}", "Quincy, WA") for i in range(12)]
+    board_server.route("GET", PATH_B, gh_board())
+    board_server.route("GET", PATH_A, gh_board(*jobs))
+    scrape(cfg, db, cfg.boards, DAY[0])
+    board_server.route("GET", PATH_A, gh_board(*jobs[:5]))  # 7 of 12 gone at once: suspect
+    assert scrape(cfg, db, cfg.boards, DAY[1])[0].rule == "suspect"
+    board_server.route("GET", PATH_A, gh_board(*jobs[:4]))  # still gone, and job 4 (listed on day 2) too
+    [acme, _] = scrape(cfg, db, cfg.boards, DAY[2])
+    assert (acme.rule, acme.closed) == ("confirmed", 8)
+    closed = {posting_history(db, str(100 + 10 * i))["posting"]["closed_at"] for i in range(5, 12)}
+    assert closed == {"2026-11-17T06:00:00Z"}  # went on day 2, when the drop was first seen
+    job4 = posting_history(db, "140")
+    assert job4["posting"]["closed_at"] == "2026-11-18T06:00:00Z"  # it was still listed on day 2
+    assert job4["posting"]["last_seen"] == "2026-11-17T06:00:00Z"
+    assert [e["kind"] for e in job4["events"]] == ["baseline", "closed"]
+
+
 def test_signals_for_a_new_market_a_new_discipline_a_surge_and_a_pull_back(
     board_server: BoardServer, tmp_path: Path
 ) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, TextClause
 
 from infrasignal.config import SignalsConfig
-from infrasignal.queries import _places_and_tags, _role_record, events_between
+from infrasignal.queries import _places_and_tags, _role_record
 from infrasignal.signals import (
     RolePlace,
     RoleRecord,
@@ -343,9 +343,7 @@ def diff_between(db: Engine, start: datetime, end: datetime, infra_only: bool = 
     (and still closed at `end`) and changed (when not opened in the same window), grouped by company and
     market (a role's first based market; None when it has none). Copies of one role are one entry."""
     start, end = utc_naive(start), utc_naive(end)
-    events = events_between(db, start, end, ("new", "reopened", "closed", "changed"))
-    if infra_only:
-        events = [e for e in events if e["infra"]]
+    events = _events(db, start, end, infra_only)
     by_posting: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for e in sorted(events, key=lambda e: (e["event_at"], _event_order(e["event"]))):
         by_posting[e["id"]].append(e)
@@ -386,6 +384,31 @@ def diff_between(db: Engine, start: datetime, end: datetime, infra_only: bool = 
         "counts": {name: len(entries) for name, entries in merged.items()} | {"baseline": int(baseline)},
         "groups": ordered,
     }
+
+
+_LISTED = [c for c in P.c if c.name != "description"]  # what a role record shows
+
+
+def _events(db: Engine, start: datetime, end: datetime, infra_only: bool) -> list[dict[str, Any]]:
+    """Lifecycle events in (start, end] as role records (like `queries.events_between`), filtered in SQL."""
+    conds = [E.c.at > start, E.c.at <= end, E.c.kind.in_(("new", "reopened", "closed", "changed"))]
+    if infra_only:
+        conds.append(P.c.infra.is_(True))
+    stmt = (
+        select(E.c.at, E.c.kind, E.c.detail, *_LISTED, B.c.company, B.c.ats, B.c.name)
+        .join(P, P.c.id == E.c.posting_id)
+        .join(B, B.c.id == E.c.board_id)
+        .where(*conds)
+    )
+    with db.connect() as conn:
+        rows = conn.execute(stmt).all()
+        places, tags = _places_and_tags(conn, sorted({r.id for r in rows}))
+    out = []
+    for r in rows:
+        record = _role_record(r, places.get(r.id, []), tags.get(r.id, {}))
+        record.update(event=r.kind, event_at=iso(r.at), changed_fields=r.detail)
+        out.append(record)
+    return out
 
 
 def _event_order(kind: str) -> int:

@@ -40,7 +40,6 @@ def _add_board_fetched_round(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE board ADD COLUMN fetched_round INTEGER"))
 
 
-
 def _add_sent_report_deliveries(conn: Connection) -> None:
     """v3: `sent_report.deliveries` and `.subject` (the exactly-once mail ledger, outbox.py)."""
     conn.execute(text("ALTER TABLE sent_report ADD COLUMN deliveries INTEGER NOT NULL DEFAULT 0"))
@@ -269,7 +268,7 @@ def record_fetch(
             found=len(result.postings) if result.status == "ok" else _open_count(stored),
             new=0 if plan.baseline else len(plan.new),
             changed=len(plan.changed),
-            closed=len(plan.close),
+            closed=len(plan.close) + len(plan.close_now),
             reopened=len(plan.reopened),
             error=result.error,
             duration=result.duration,
@@ -331,6 +330,7 @@ def _stored_postings(conn: Connection, board_id: int) -> dict[str, StoredPosting
             Posting.department,
             Posting.description_hash,
             Posting.list_hash,
+            Posting.last_seen,
         ).where(Posting.board_id == board_id)
     )
     return {r[0]: StoredPosting(*r) for r in rows}
@@ -408,9 +408,10 @@ def _apply_plan(
             update(Posting).where(Posting.id == bindparam("pid")).values(last_seen=at),
             [{"pid": ids[p.external_id]} for p in plan.unchanged],
         )
-    if plan.close:
-        closed_at = utc_naive(plan.closed_at or at)
-        close_ids = [ids[eid] for eid in plan.close]
+    for external_ids, closed_at in ((plan.close, utc_naive(plan.closed_at or at)), (plan.close_now, at)):
+        if not external_ids:
+            continue
+        close_ids = [ids[eid] for eid in external_ids]
         for chunk in _chunks(close_ids, 500):
             conn.execute(
                 update(Posting).where(Posting.id.in_(chunk)).values(status="closed", closed_at=closed_at)

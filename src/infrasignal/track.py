@@ -32,6 +32,7 @@ class StoredPosting:
     department: str
     description_hash: str
     list_hash: str | None = None
+    last_seen: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class Plan:
     unchanged: list[Posting] = field(default_factory=list)
     close: list[str] = field(default_factory=list)  # external ids
     closed_at: datetime | None = None
+    close_now: list[str] = field(default_factory=list)  # closed at this fetch's time (see plan_fetch)
     suspect_since: datetime | None = None  # board quarantine after this fetch (None clears it)
     suspect_reason: str | None = None
 
@@ -128,10 +130,19 @@ def plan_fetch(
     if board.suspect_since is None:
         plan.rule, plan.suspect_since, plan.suspect_reason = "suspect", now, reason
         return plan
-    # A second suspect fetch in a row confirms the drop: close what is still missing, dated when it went.
+    # A second suspect fetch in a row confirms the drop: close what is still missing, dated when it went;
+    # a posting the suspect fetch still listed went only now.
+    went = board.suspect_since
+    listed_then = {eid for eid in missing if _seen_since(stored[eid], went)}
     plan.rule = "confirmed"
-    plan.close, plan.closed_at = missing, board.suspect_since
+    plan.close = [eid for eid in missing if eid not in listed_then]
+    plan.closed_at = went
+    plan.close_now = [eid for eid in missing if eid in listed_then]
     return plan
+
+
+def _seen_since(posting: StoredPosting, t: datetime) -> bool:
+    return posting.last_seen is not None and posting.last_seen >= t
 
 
 def suspect_reason(open_before: int, missing: int, listed: int, rules: HistoryConfig) -> str | None:

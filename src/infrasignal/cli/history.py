@@ -13,7 +13,6 @@ import typer
 from infrasignal.cli.app import app
 from infrasignal.cli.common import (
     ConfigOpt,
-    FormatOpt,
     fail,
     load,
     open_db,
@@ -23,6 +22,10 @@ from infrasignal.cli.common import (
 )
 
 FORMATS = ("table", "json")
+FormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", "-f", help="table | json (default: table on a terminal, else json)."),
+]
 SinceOpt = Annotated[
     str, typer.Option(help="Window: a span before the reference time (7d, 24h, 2w) or a date.")
 ]
@@ -78,6 +81,9 @@ def signals(
 
 def print_signal_table(records: list[dict[str, Any]], title: str) -> None:
     """Signals as a table: score, kind, and the summary with up to three evidence links under it."""
+    if not records:
+        typer.echo(title)  # an empty table says less than this line
+        return
     rows = []
     for r in records:
         urls = [p["url"] for p in r["postings"] if p.get("url")]
@@ -129,6 +135,9 @@ def diff(
         for entry in group[name]
     ]
     counts = ", ".join(f"{result['counts'][name]} {name}" for name in DIFF_LISTS)
+    if not rows:
+        typer.echo(f"{result['from']} to {result['to']}: {counts}")
+        return
     print_records(
         rows,
         fmt,
@@ -182,7 +191,7 @@ def history(
     if fmt == "json":
         _print_json(story)
         return
-    p = story["posting"]
+    p = {k: _printable(v) for k, v in story["posting"].items()}
     closed = f", closed {p['closed_at']}" if p["closed_at"] else ""
     typer.echo(
         f"{p['company']}: {p['title']} [{p['status']}]  (posting {p['id']}, {p['ats']} {p['external_id']})"
@@ -198,6 +207,13 @@ def history(
     )
 
 
+def _printable(value: Any) -> Any:
+    """Board text without control characters (an ESC in a title must not reach the terminal)."""
+    if not isinstance(value, str):
+        return value
+    return "".join(ch for ch in value if ch.isprintable() or ch == " ")
+
+
 def _timeline(story: dict[str, Any]) -> list[dict[str, Any]]:
     """Events in time order, each with what its version says changed."""
     by_time = {v["at"]: v for v in story["versions"]}
@@ -207,7 +223,10 @@ def _timeline(story: dict[str, Any]) -> list[dict[str, Any]]:
         if v is None:
             details = e["detail"]
         elif v["diff"]:
-            details = "\n".join(f"{f}: {d['from']} -> {d['to']}" for f, d in v["diff"].items())
+            details = "\n".join(
+                "description changed" if f == "description" else f"{f}: {d['from']} -> {d['to']}"
+                for f, d in v["diff"].items()
+            )
         else:
             details = f"{v['title']} | {v['location']}" if v["location"] else v["title"]
         rows.append({"at": e["at"], "what": e["kind"], "details": details})
