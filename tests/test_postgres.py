@@ -24,6 +24,7 @@ import typer
 from sqlalchemy import Engine, func, select, text
 
 import test_cli
+import test_history_scenarios
 import test_scrape_flow
 from infrasignal.config import StorageConfig
 from infrasignal.distributed import Claim, Coordinator, lock_namespace
@@ -31,6 +32,7 @@ from infrasignal.runlock import DatabaseLock, RunLocked, lock_path, run_lock
 from infrasignal.store import SCHEMA_VERSION, open_store
 from infrasignal.tables import Board, Fetch, SchemaMeta
 from support.boardserver import BoardServer
+from support.fakeclassify import use_fake_classifier
 from support.gh import gh_board, gh_job
 from support.pg import find_server, fresh_schema
 from support.pgworkers import (
@@ -110,6 +112,28 @@ def test_history_scenario_on_postgres(
     _run_with_fixtures(scenario, request)
 
 
+@pytest.mark.parametrize("scenario", _scenarios(test_history_scenarios, "setup"))
+def test_history_signals_scenario_on_postgres(
+    scenario: Callable[..., None],
+    pg_url: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each multi-day scenario of test_history_scenarios.py (versions, diffs, signals as of a day), its store
+    on PostgreSQL, with that module's stand-in classifier."""
+    sqlite_setup = test_history_scenarios.setup
+
+    def on_postgres(tmp_path: Path, server: BoardServer, **fetch: Any) -> tuple[Any, Engine]:
+        cfg, sqlite_db = sqlite_setup(tmp_path, server, **fetch)
+        sqlite_db.dispose()
+        cfg = cfg.model_copy(update={"storage": StorageConfig(database=pg_url)})
+        return cfg, open_store(cfg.database_url)
+
+    use_fake_classifier(monkeypatch)
+    monkeypatch.setattr(test_history_scenarios, "setup", on_postgres)
+    _run_with_fixtures(scenario, request)
+
+
 @pytest.mark.parametrize("case", _scenarios(test_cli, "write_config"))
 def test_cli_case_on_postgres(
     case: Callable[..., None], pg_url: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
@@ -172,20 +196,33 @@ def test_fresh_schema_is_at_newest_version_and_opens_twice(pg_url: str) -> None:
         db.dispose()
 
 
-def test_version_1_schema_is_upgraded(pg_url: str) -> None:
-    db = open_store(pg_url)
-    with db.begin() as conn:  # what a version-1 infrasignal left: no board.fetched_round
-        conn.execute(text("ALTER TABLE board DROP COLUMN fetched_round"))
-        conn.execute(text("UPDATE schema_meta SET value = '1' WHERE key = 'version'"))
+def test_version_1_schema_is_upgraded_to_what_a_fresh_one_gets(pg_server: str, pg_url: str) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    def columns(url: str) -> dict[str, set[str]]:
+        db = open_store(url)
+        try:
+            insp = inspect(db)
+            return {t: {c["name"] for c in insp.get_columns(t)} for t in insp.get_table_names()}
+        finally:
+            db.dispose()
+
+    ddl = (Path(__file__).parent / "data" / "schema_v1_postgresql.sql").read_text(encoding="utf-8")
+    old = create_engine(pg_url)
+    with old.begin() as conn:  # what a version-1 infrasignal left
+        conn.exec_driver_sql(ddl)
+        conn.execute(text("INSERT INTO schema_meta (key, value) VALUES ('version', '1')"))
         conn.execute(
             text("INSERT INTO board (name, company, ats, created_at) VALUES ('A', 'A', 'lever', now())")
         )
-    db.dispose()
+    old.dispose()
+    upgraded = columns(pg_url)
+    with fresh_schema(pg_server) as fresh_url:
+        assert upgraded == columns(fresh_url)
     db = open_store(pg_url)
     with db.connect() as conn:
-        assert conn.execute(select(SchemaMeta.value).where(SchemaMeta.key == "version")).scalar_one() == str(
-            SCHEMA_VERSION
-        )
+        version = conn.execute(select(SchemaMeta.value).where(SchemaMeta.key == "version")).scalar_one()
+        assert version == str(SCHEMA_VERSION)
         assert conn.execute(select(Board.name, Board.fetched_round)).all() == [("A", None)]
     db.dispose()
 
@@ -197,12 +234,12 @@ def test_processes_opening_a_new_database_together_create_it_once(pg_url: str, t
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
 
 
-def test_plain_postgresql_url_uses_psycopg_and_hides_the_password(pg_server: str) -> None:
+def test_plain_postgresql_url_uses_psycopg_and_hides_the_password(pg_server: str, pg_url: str) -> None:
     from sqlalchemy.engine import make_url
 
     from infrasignal.store import StoreError
 
-    plain = make_url(pg_server).set(drivername="postgresql").render_as_string(hide_password=False)
+    plain = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
     db = open_store(plain)
     assert db.dialect.driver == "psycopg"
     db.dispose()

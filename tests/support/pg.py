@@ -67,7 +67,8 @@ def with_search_path(url: str, schema: str) -> str:
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    options = (u.query.get("options", "") + f" -csearch_path={schema}").strip()
+    given = u.query.get("options", "")
+    options = " ".join([*([given] if isinstance(given, str) else given), f"-csearch_path={schema}"]).strip()
     return u.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
 

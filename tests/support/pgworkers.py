@@ -31,11 +31,19 @@ from support.simulator import SimBoard, Simulator
 CLI = "from infrasignal.cli import main; main()"
 
 
-def watchlist(boards: int, postings: int = 20, latency: float = 0.0, seed: int = 7) -> Simulator:
+def watchlist(
+    boards: int,
+    postings: int = 20,
+    latency: float = 0.0,
+    churn: float = 0.2,
+    edits: float = 0.05,
+    seed: int = 7,
+) -> Simulator:
     """A simulator with `boards` Greenhouse boards on one host (one request per board, like the real API
-    host that thousands of boards share), each answering after `latency` seconds."""
+    host that thousands of boards share), each answering after `latency` seconds; `churn` and `edits` are
+    the daily chances that a posting is replaced or its title edited."""
     sim = Simulator(seed=seed, hosts=1)
-    sim.add_boards("greenhouse", boards, postings=postings, latency=latency, churn=0.2)
+    sim.add_boards("greenhouse", boards, postings=postings, latency=latency, churn=churn, edits=edits)
     return sim
 
 
@@ -105,16 +113,24 @@ def expected_postings(boards: list[SimBoard], sim: Simulator) -> dict[str, set[s
     return {b.label: set(sim.served_ids(b)) for b in boards}
 
 
-def measure(server_url: str, workers: int, boards: int, latency: float, postings: int) -> dict[str, Any]:
+def measure(
+    server_url: str | None, workers: int, boards: int, latency: float, postings: int
+) -> dict[str, Any]:
     """Two rounds with `workers` processes: the baseline (every posting new: parse, classify, insert) and
-    the next day (the simulator's churn and edits: ~20% of postings replaced). Boards per second counts
-    from the first process start to the last exit, so process start-up is included."""
+    the next day (2% of postings replaced, 1% edited: about half the boards answer 304). Boards per second
+    counts from the first process start to the last exit, so process start-up is included. Without a
+    server URL: one process on a SQLite file, for comparison."""
+    from contextlib import nullcontext
+
     from infrasignal.store import open_store
     from support.pg import fresh_schema
 
-    sim = watchlist(boards, postings=postings, latency=latency)
-    out: dict[str, Any] = {"workers": workers, "boards": boards, "latency": latency}
-    with sim, fresh_schema(server_url) as url, tempfile.TemporaryDirectory() as folder:
+    sim = watchlist(boards, postings=postings, latency=latency, churn=0.02, edits=0.01)
+    out: dict[str, Any] = {"store": "postgresql" if server_url else "sqlite", "workers": workers}
+    out |= {"boards": boards, "latency": latency}
+    schema = fresh_schema(server_url) if server_url else nullcontext("")
+    with sim, schema as pg_url, tempfile.TemporaryDirectory() as folder:
+        url = pg_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         config = write_config(sim, Path(folder), url)
         open_store(url).dispose()  # create the schema first: its one-off cost is not a scrape's
         for day, as_of in ((1, "2026-11-16T06:00:00Z"), (2, "2026-11-17T06:00:00Z")):
@@ -131,6 +147,9 @@ def measure(server_url: str, workers: int, boards: int, latency: float, postings
                 "boards_per_worker": [len(records) for _, records, _ in results],
                 "requests": sim.request_count,
             }
+            errors = [err.strip().splitlines()[-1] for code, _, err in results if code != 0 and err.strip()]
+            if errors:
+                out[name]["errors"] = errors
         db = open_store(url)
         out["recorded"] = fetch_count(db)
         db.dispose()
@@ -146,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds the simulator waits per request")
     parser.add_argument("--workers", default="1,2,3")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--sqlite", action="store_true", help="also one process on a SQLite file")
     args = parser.parse_args(argv)
+    if args.sqlite:
+        print(json.dumps(measure(None, 1, args.boards, args.latency, args.postings)), flush=True)
     server, why = find_server()
     if server is None:
         print(why, file=sys.stderr)
