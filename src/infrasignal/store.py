@@ -362,47 +362,58 @@ def _apply_plan(
     classify: Classify | None,
     list_hashes: dict[str, str],
 ) -> None:
+    """Write a plan with a handful of batched statements (not a few per posting: a baseline of thousands of
+    postings, or PostgreSQL's round trips, would otherwise dominate a scrape)."""
     ids = {
         r[0]: r[1]
         for r in conn.execute(select(Posting.external_id, Posting.id).where(Posting.board_id == board_id))
     }
-    touched: list[tuple[int, ParsedPosting]] = []
-    new_kind = "baseline" if plan.baseline else "new"
-    for p in plan.new:
-        res = conn.execute(
-            insert(Posting).values(
-                board_id=board_id,
-                external_id=p.external_id,
-                first_seen=at,
-                last_seen=at,
-                status="open",
-                baseline=plan.baseline,
+    tags = {id(p): classify(p) for p in _touched(plan)} if classify is not None else {}
+    versions: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    classified: list[tuple[int, ParsedPosting, Any]] = []
+
+    if plan.new:
+        rows = [
+            {
+                "board_id": board_id,
+                "external_id": p.external_id,
+                "first_seen": at,
+                "last_seen": at,
+                "status": "open",
+                "baseline": plan.baseline,
                 **_posting_values(p, list_hashes),
-            )
-        )
-        pid = int(res.inserted_primary_key[0])
-        _version(conn, pid, at, ["created"], p)
-        _event(conn, pid, board_id, at, new_kind)
-        touched.append((pid, p))
-    for p, fields in plan.changed:
-        pid = ids[p.external_id]
-        conn.execute(
-            update(Posting).where(Posting.id == pid).values(last_seen=at, **_posting_values(p, list_hashes))
-        )
-        _version(conn, pid, at, fields, p)
-        _event(conn, pid, board_id, at, "changed", ",".join(fields))
-        touched.append((pid, p))
-    for p, fields in plan.reopened:
-        pid = ids[p.external_id]
+                **_tag_flags(p, tags.get(id(p))),
+            }
+            for p in plan.new
+        ]
+        inserted = conn.execute(
+            insert(Posting).returning(Posting.id, Posting.external_id, sort_by_parameter_order=True), rows
+        ).all()
+        new_kind = "baseline" if plan.baseline else "new"
+        for (pid, _), p in zip(inserted, plan.new, strict=True):
+            versions.append(_version_row(pid, at, ["created"], p))
+            events.append(_event_row(pid, board_id, at, new_kind))
+            classified.append((pid, p, tags.get(id(p))))
+
+    updates: list[dict[str, Any]] = []
+    for kind, items in (("changed", plan.changed), ("reopened", plan.reopened)):
+        for p, fields in items:
+            pid = ids[p.external_id]
+            row = {**_posting_values(p, list_hashes), **_tag_flags(p, tags.get(id(p)))}
+            updates.append({"pid": pid, **{f"v_{k}": v for k, v in row.items()}})
+            if fields or kind == "changed":
+                versions.append(_version_row(pid, at, fields, p))
+            events.append(_event_row(pid, board_id, at, kind, ",".join(fields)))
+            classified.append((pid, p, tags.get(id(p))))
+    if updates:
+        columns = [k.removeprefix("v_") for k in updates[0] if k != "pid"]
         conn.execute(
             update(Posting)
-            .where(Posting.id == pid)
-            .values(last_seen=at, status="open", closed_at=None, **_posting_values(p, list_hashes))
+            .where(Posting.id == bindparam("pid"))
+            .values(last_seen=at, status="open", closed_at=None, **{c: bindparam(f"v_{c}") for c in columns}),
+            updates,
         )
-        if fields:
-            _version(conn, pid, at, fields, p)
-        _event(conn, pid, board_id, at, "reopened", ",".join(fields))
-        touched.append((pid, p))
     if plan.unchanged:
         conn.execute(
             update(Posting).where(Posting.id == bindparam("pid")).values(last_seen=at),
@@ -416,16 +427,44 @@ def _apply_plan(
             conn.execute(
                 update(Posting).where(Posting.id.in_(chunk)).values(status="closed", closed_at=closed_at)
             )
-        conn.execute(
-            insert(Event),
-            [
-                {"posting_id": pid, "board_id": board_id, "at": closed_at, "kind": "closed"}
-                for pid in close_ids
-            ],
-        )
-    if classify is not None:
-        for pid, p in touched:
-            write_classification(conn, pid, p, classify(p))
+        events += [_event_row(pid, board_id, closed_at, "closed") for pid in close_ids]
+    if versions:
+        conn.execute(insert(PostingVersion), versions)
+    if events:
+        conn.execute(insert(Event), events)
+    if classify is not None and classified:
+        _write_tags(conn, classified, replace=bool(updates))
+
+
+def _touched(plan: Plan) -> list[ParsedPosting]:
+    return plan.new + [p for p, _ in plan.changed] + [p for p, _ in plan.reopened]
+
+
+def _tag_flags(posting: ParsedPosting, c: Any) -> dict[str, Any]:
+    """The posting columns the classifier sets."""
+    if c is None:
+        return {}
+    return {
+        "infra": bool(c.infra),
+        "unresolved_locations": bool(c.unresolved_locations),
+        "classified_hash": posting.content_hash(),
+    }
+
+
+def _version_row(pid: int, at: datetime, fields: list[str], p: ParsedPosting) -> dict[str, Any]:
+    return {
+        "posting_id": pid,
+        "at": at,
+        "changed": ",".join(fields),
+        "title": p.title,
+        "department": p.department,
+        "location": p.location,
+        "description_hash": description_hash(p.description),
+    }
+
+
+def _event_row(pid: int, board_id: int, at: datetime, kind: str, detail: str = "") -> dict[str, Any]:
+    return {"posting_id": pid, "board_id": board_id, "at": at, "kind": kind, "detail": detail}
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
@@ -433,58 +472,50 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
         yield items[i : i + size]
 
 
-def _version(conn: Connection, pid: int, at: datetime, fields: list[str], p: ParsedPosting) -> None:
-    conn.execute(
-        insert(PostingVersion).values(
-            posting_id=pid,
-            at=at,
-            changed=",".join(fields),
-            title=p.title,
-            department=p.department,
-            location=p.location,
-            description_hash=description_hash(p.description),
-        )
-    )
-
-
-def _event(conn: Connection, pid: int, board_id: int, at: datetime, kind: str, detail: str = "") -> None:
-    conn.execute(insert(Event).values(posting_id=pid, board_id=board_id, at=at, kind=kind, detail=detail))
-
-
 def write_classification(conn: Connection, pid: int, posting: ParsedPosting, c: Any) -> None:
     """Replace a posting's places and tags with classifier output (an infrasignal.classify.Classification)."""
-    conn.execute(delete(PostingPlace).where(PostingPlace.posting_id == pid))
-    conn.execute(delete(PostingTag).where(PostingTag.posting_id == pid))
-    if c is None:
-        return
-    places = [
-        {"posting_id": pid, "city": pl.city, "region": pl.region, "country": pl.country, "remote": pl.remote}
-        for pl in c.places
-    ]
+    _write_tags(conn, [(pid, posting, c)], replace=True)
+    if c is not None:
+        conn.execute(update(Posting).where(Posting.id == pid).values(**_tag_flags(posting, c)))
+
+
+def _write_tags(conn: Connection, items: list[tuple[int, ParsedPosting, Any]], replace: bool) -> None:
+    """Places and tags of several postings in two inserts (after deleting their old rows if `replace`)."""
+    if replace:
+        for chunk in _chunks([pid for pid, _, _ in items], 500):
+            conn.execute(delete(PostingPlace).where(PostingPlace.posting_id.in_(chunk)))
+            conn.execute(delete(PostingTag).where(PostingTag.posting_id.in_(chunk)))
+    places: list[dict[str, Any]] = []
+    tags: list[dict[str, Any]] = []
+    for pid, _, c in items:
+        if c is None:
+            continue
+        places += [
+            {
+                "posting_id": pid,
+                "city": pl.city,
+                "region": pl.region,
+                "country": pl.country,
+                "remote": pl.remote,
+            }
+            for pl in c.places
+        ]
+        evidence: dict[str, list[str]] = {}
+        for ev in getattr(c, "evidence", []):
+            evidence.setdefault(ev.tag, []).append(f"{ev.field}:{ev.text}")
+        tags += [
+            {"posting_id": pid, "kind": "discipline", "value": d, "evidence": _ev(evidence, d)}
+            for d in c.disciplines
+        ]
+        tags += [{"posting_id": pid, "kind": "market", "value": m, "evidence": ""} for m in c.markets]
+        tags += [
+            {"posting_id": pid, "kind": "covered_market", "value": m, "evidence": ""}
+            for m in c.covered_markets
+        ]
     if places:
         conn.execute(insert(PostingPlace), places)
-    evidence: dict[str, list[str]] = {}
-    for ev in getattr(c, "evidence", []):
-        evidence.setdefault(ev.tag, []).append(f"{ev.field}:{ev.text}")
-    tags = [
-        {"posting_id": pid, "kind": "discipline", "value": d, "evidence": _ev(evidence, d)}
-        for d in c.disciplines
-    ]
-    tags += [{"posting_id": pid, "kind": "market", "value": m, "evidence": ""} for m in c.markets]
-    tags += [
-        {"posting_id": pid, "kind": "covered_market", "value": m, "evidence": ""} for m in c.covered_markets
-    ]
     if tags:
         conn.execute(insert(PostingTag), tags)
-    conn.execute(
-        update(Posting)
-        .where(Posting.id == pid)
-        .values(
-            infra=bool(c.infra),
-            unresolved_locations=bool(c.unresolved_locations),
-            classified_hash=posting.content_hash(),
-        )
-    )
 
 
 def _ev(evidence: dict[str, list[str]], tag: str) -> str:
