@@ -45,7 +45,8 @@ class BoardSpider(scrapy.Spider):
         for ats, url in self.targets:
             if ats == "lever":
                 yield scrapy.Request(
-                    f"{url}?mode=json&skip=0&limit={LEVER_PAGE}", cb_kwargs={"ats": ats, "base": url, "skip": 0}
+                    f"{url}?mode=json&skip=0&limit={LEVER_PAGE}",
+                    cb_kwargs={"ats": ats, "base": url, "skip": 0},
                 )
             else:
                 yield scrapy.Request(url, cb_kwargs={"ats": ats, "base": url, "skip": 0})

@@ -219,6 +219,7 @@ def _parse_page(
         for posting in page.postings:
             if not isinstance(posting, Posting) or not isinstance(posting.external_id, str):
                 raise TypeError(f"page {index + 1} holds a posting without a string external_id")
+            posting.sanitize()
             hashes.setdefault(posting.external_id, posting.content_hash())
         if page.next is not None:
             _request_key(page.next)
@@ -276,7 +277,9 @@ async def _detail(
             _clip(f"detail of {posting.external_id} unparsable: {what}; kept the list version")
         )
         return posting
-    return dataclasses.replace(merged, external_id=posting.external_id, needs_detail=False)
+    merged = dataclasses.replace(merged, external_id=posting.external_id, needs_detail=False)
+    merged.sanitize()
+    return merged
 
 
 def _request_key(request: Request) -> str:

@@ -4,6 +4,7 @@ and the pages it parses. Nothing here does I/O."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,6 +45,16 @@ class Posting:
         """All raw locations as one display string."""
         return " | ".join(self.locations)
 
+    def sanitize(self) -> None:
+        """Make board text safe to store and print: lone surrogates (invalid UTF-8 escaped into JSON) are
+        replaced, and control characters (terminal escapes) removed; descriptions keep their line breaks."""
+        self.title = clean_text(self.title)
+        self.department = clean_text(self.department)
+        self.team = clean_text(self.team)
+        self.url = clean_text(self.url)
+        self.locations = [clean_text(loc) for loc in self.locations]
+        self.description = clean_text(self.description, keep_newlines=True)
+
     def content_hash(self) -> str:
         """Hash of the fields whose change makes a new version (title, locations, department, description)."""
         h = hashlib.sha256()
@@ -51,6 +62,21 @@ class Posting:
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\x1f")
         return h.hexdigest()[:16]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_LINES = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: str, keep_newlines: bool = False) -> str:
+    """`value` without lone surrogates, control and bidi-override characters (newlines kept on request)."""
+    if not value:
+        return value
+    if not value.isascii():
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    if keep_newlines:
+        return _CONTROL_LINES.sub("", value)
+    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 @dataclass(frozen=True, slots=True)

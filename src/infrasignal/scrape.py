@@ -7,6 +7,7 @@ Reads [fetch] (engine limits), [history] (closure thresholds) and [classify] (us
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -74,27 +75,31 @@ async def scrape_async(
     ids = sync_boards(db, boards, at)
     classify = make_classifier(config)
     write_lock = asyncio.Lock()  # one writer at a time; SQLite serialises writes anyway
+    # Boards between "crawl started" and "written": bounded, so parsed boards never pile up in memory
+    # waiting for the writer (the engine's limits alone bound only the requests in flight).
+    in_pipeline = asyncio.Semaphore(2 * config.fetch.concurrency)
     summaries: dict[str, FetchSummary] = {}
 
     async with Engine(config.fetch, transport=transport) as engine:
 
         async def one(board: BoardConfig, fetched_round: int | None = None) -> None:
             board_id = ids[board.label]
-            validators, known, body_hash = await asyncio.to_thread(_board_context, db, board_id)
-            if progress:
-                progress(board.label, "start")
-            result = await crawl_board(
-                engine,
-                get_source(board.ats),
-                board,
-                validators=Validators(*validators) if validators else None,
-                known_hashes=known,
-                previous_body_hash=body_hash,
-            )
-            async with write_lock:
-                summary = await asyncio.to_thread(
-                    record_fetch, db, board_id, result, config.history, at, classify, fetched_round
+            async with in_pipeline:
+                validators, known, body_hash = await asyncio.to_thread(_board_context, db, board_id)
+                if progress:
+                    progress(board.label, "start")
+                result = await crawl_board(
+                    engine,
+                    get_source(board.ats),
+                    board,
+                    validators=Validators(*validators) if validators else None,
+                    known_hashes=known,
+                    previous_body_hash=body_hash,
                 )
+                async with write_lock:
+                    summary = await asyncio.to_thread(
+                        _record, db, board_id, result, config, at, classify, fetched_round
+                    )
             summaries[board.label] = summary
             if progress:
                 progress(board.label, "failed" if summary.status == "failed" else "done")
@@ -113,7 +118,29 @@ async def scrape_async(
             )
         else:
             await asyncio.gather(*(one(b) for b in boards))
+    if db.dialect.name == "sqlite":
+        with db.connect() as conn:  # keep the query planner's statistics fresh (cheap when nothing changed)
+            conn.exec_driver_sql("PRAGMA optimize")
     return [summaries[b.label] for b in boards if b.label in summaries]
+
+
+def _record(
+    db: DbEngine,
+    board_id: int,
+    result: Any,
+    config: Config,
+    at: datetime,
+    classify: Callable[[ParsedPosting], Any],
+    fetched_round: int | None,
+) -> FetchSummary:
+    """Write one board; if the write itself fails (a database error on this board's data), record the board
+    as failed (closing nothing) and go on with the others."""
+    try:
+        return record_fetch(db, board_id, result, config.history, at, classify, fetched_round)
+    except Exception as exc:  # the transaction rolled back: the board is at its old state
+        message = f"store error: {exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
+        failed = dataclasses.replace(result, status="failed", error=message, postings=[], complete=False)
+        return record_fetch(db, board_id, failed, config.history, at, None, fetched_round)
 
 
 def _board_context(

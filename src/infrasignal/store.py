@@ -46,9 +46,18 @@ def _add_sent_report_deliveries(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE sent_report ADD COLUMN subject VARCHAR NOT NULL DEFAULT ''"))
 
 
+def _add_posting_board_status_index(conn: Connection) -> None:
+    """v4: index (board_id, status), so refreshing one board's open postings never scans other boards."""
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_posting_board_status ON posting (board_id, status)"))
+
+
 # Ordered schema migrations: MIGRATIONS[i] upgrades a database at version i+1 to version i+2.
 # Each takes a Connection inside a transaction and must work on SQLite and PostgreSQL.
-MIGRATIONS: list[Callable[[Connection], None]] = [_add_board_fetched_round, _add_sent_report_deliveries]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _add_board_fetched_round,
+    _add_sent_report_deliveries,
+    _add_posting_board_status_index,
+]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
 # PostgreSQL advisory lock (two-int form) taken for the length of a schema or board-sync transaction.

@@ -79,6 +79,8 @@ class Posting(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("board_id", "external_id", name="uq_posting_board_external"),
         Index("ix_posting_status_first_seen", "status", "first_seen"),
+        # a board's open postings (304 refresh, closures): without it SQLite may walk every open posting
+        Index("ix_posting_board_status", "board_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     board_id: int = Field(foreign_key="board.id", index=True)
