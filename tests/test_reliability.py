@@ -134,6 +134,20 @@ def fetch_count(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM fetch").fetchone()[0])
 
 
+def writing(db: Path) -> bool:
+    """Whether another connection holds the database's write lock (a write transaction is under way)."""
+    probe = sqlite3.connect(str(db), timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        if probe.in_transaction:
+            probe.execute("ROLLBACK")
+        probe.close()
+    return False
+
+
 def integrity(db: Path) -> str:
     with connect(db) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
@@ -601,7 +615,7 @@ def test_sigkill_at_random_points_leaves_each_board_old_or_new(tmp_path: Path) -
         assert all(old[name] != new[name] for name in old)  # day 2 changes every board
         base_fetches = fetch_count(base_db)
 
-        mixed = killed = 0
+        mixed = killed = in_write = 0
         for run in range(CRASH_RUNS):
             work = tmp_path / f"run{run}"
             work.mkdir()
@@ -609,9 +623,11 @@ def test_sigkill_at_random_points_leaves_each_board_old_or_new(tmp_path: Path) -
             copy_db(base_db, db)
             cfg = sim.write_config(work, fetch=fetch, board_params=SMALL_PAGES)
             # A kill point: after k boards have committed (k = 0: during start-up or the first fetches),
-            # plus a random delay that often lands inside the next board's write transaction.
+            # then either a random delay, or (every other run) the moment the next board's write
+            # transaction holds the database's write lock.
             commits = rng.randint(0, len(old) - 1)
             delay = rng.uniform(0.0, 0.3 if commits == 0 else 0.05)
+            aim_at_write = run % 2 == 1
             proc = subprocess.Popen(scrape_cmd(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             deadline = time.monotonic() + 60
             while (
@@ -620,8 +636,13 @@ def test_sigkill_at_random_points_leaves_each_board_old_or_new(tmp_path: Path) -
                 and fetch_count(db) - base_fetches < commits
             ):
                 time.sleep(0.002)
-            time.sleep(delay)
+            if aim_at_write:
+                while proc.poll() is None and time.monotonic() < deadline and not writing(db):
+                    time.sleep(0.001)
+            else:
+                time.sleep(delay)
             if proc.poll() is None:
+                in_write += aim_at_write
                 proc.send_signal(signal.SIGKILL)
                 killed += 1
             proc.wait(timeout=60)
@@ -648,7 +669,8 @@ def test_sigkill_at_random_points_leaves_each_board_old_or_new(tmp_path: Path) -
             )
             assert event_sets(db) == new_events
             assert integrity(db) == "ok"
-        assert killed >= 1 and mixed >= 1, (killed, mixed)  # kills landed before, during and after writes
+        # kills landed during start-up, between boards and inside a board's write transaction
+        assert killed >= 1 and mixed >= 1 and in_write >= 1, (killed, mixed, in_write)
 
 
 # --- 7. one scrape at a time; readers during writes -----------------------------------------------------------------
