@@ -71,9 +71,9 @@ def test_registered_under_its_name() -> None:
 def test_first_request_defaults() -> None:
     req = SOURCE.first_request(board())
     assert req.url == "https://api.lever.co/v0/postings/lattice-compute"
-    assert req.params == {"mode": "json", "skip": 0, "limit": 100}
+    assert req.params == {"mode": "json", "skip": 0, "limit": 500}
     assert req.conditional is True
-    assert SOURCE.page_size == 100
+    assert SOURCE.page_size == 500
 
 
 def test_page_size_comes_from_board_params() -> None:

@@ -51,12 +51,24 @@ def _add_posting_board_status_index(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_posting_board_status ON posting (board_id, status)"))
 
 
+def _add_query_indexes(conn: Connection) -> None:
+    """v5: indexes for `signals` (a posting's tags by kind) and `roles --infra` (open infra, newest first)."""
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_tag_posting_kind ON posting_tag (posting_id, kind)"))
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_posting_status_infra_first_seen "
+            "ON posting (status, infra, first_seen)"
+        )
+    )
+
+
 # Ordered schema migrations: MIGRATIONS[i] upgrades a database at version i+1 to version i+2.
 # Each takes a Connection inside a transaction and must work on SQLite and PostgreSQL.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _add_board_fetched_round,
     _add_sent_report_deliveries,
     _add_posting_board_status_index,
+    _add_query_indexes,
 ]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 

@@ -81,6 +81,7 @@ class Posting(SQLModel, table=True):
         Index("ix_posting_status_first_seen", "status", "first_seen"),
         # a board's open postings (304 refresh, closures): without it SQLite may walk every open posting
         Index("ix_posting_board_status", "board_id", "status"),
+        Index("ix_posting_status_infra_first_seen", "status", "infra", "first_seen"),  # `roles --infra`
     )
     id: int | None = Field(default=None, primary_key=True)
     board_id: int = Field(foreign_key="board.id", index=True)
@@ -143,7 +144,11 @@ class PostingPlace(SQLModel, table=True):
 
 class PostingTag(SQLModel, table=True):
     __tablename__ = "posting_tag"
-    __table_args__ = (Index("ix_tag_kind_value", "kind", "value"),)
+    __table_args__ = (
+        Index("ix_tag_kind_value", "kind", "value"),
+        # a posting's tags of one kind: without it the signal queries walk every tag of that kind per posting
+        Index("ix_tag_posting_kind", "posting_id", "kind"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     posting_id: int = Field(foreign_key="posting.id", index=True)
     kind: str  # discipline | market | covered_market

@@ -276,12 +276,20 @@ class _Handler(BaseHTTPRequestHandler):
         )
         srv = self.server_ref
         route, fault = srv._begin(info)
+        self._info: RequestInfo | None = info
         try:
             self._respond(srv, info, route, fault)
         except OSError:  # the client went away (e.g. it timed out first)
             self.close_connection = True
         finally:
-            srv._end(info)
+            self._ended()
+
+    def _ended(self) -> None:
+        """Stop counting the request as in flight (once), just before the client can see its last byte:
+        counting after the write lets a fast client start its next request first."""
+        info, self._info = getattr(self, "_info", None), None
+        if info is not None:
+            self.server_ref._end(info)
 
     def _respond(self, srv: BoardServer, info: RequestInfo, route: Route | None, fault: Fault | None) -> None:
         if fault is not None:
@@ -342,9 +350,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if "content-length" not in names:
             self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD" and status != 304:
-            self.wfile.write(data)
+        if self.command != "HEAD" and status != 304 and data:
+            self.end_headers()
+            self.wfile.write(data[:-1])
+            self._ended()
+            self.wfile.write(data[-1:])
+        else:
+            self._ended()
+            self.end_headers()
 
     def _reset(self) -> None:
         """Abort the connection with a TCP RST, so the client sees a dead peer, not a clean close."""

@@ -32,7 +32,7 @@ def discover(
     fmt: Annotated[str, typer.Option("--format", "-f", help="toml | json")] = "toml",
     config: ConfigOpt = None,
 ) -> None:
-    """Recognise the job boards a careers page uses and print their [[boards]] entries."""
+    """Recognise the job boards a careers page uses and print their \\[\\[boards]] entries."""
     from infrasignal.discover import find_boards, to_toml
     from infrasignal.sources._common import decode_html
 

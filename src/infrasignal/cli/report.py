@@ -123,7 +123,7 @@ def _send(cfg: Any, db: Any, period: Any, now: Any, force: bool) -> None:
 
 @app.command()
 def run(config: ConfigOpt = None) -> None:
-    """The scheduler daemon: scrape and mail the weekly report on the cron schedules of [schedule]. It
+    """The scheduler daemon: scrape and mail the weekly report on the cron schedules of \\[schedule]. It
     catches up at start-up on what the database says was missed, and stops cleanly on SIGTERM / SIGINT."""
     from infrasignal.config import ConfigError
     from infrasignal.mail import credentials

@@ -2,7 +2,8 @@
 
 Endpoint: GET https://api.lever.co/v0/postings/{site}?mode=json&skip=N&limit=M
 (EU accounts: https://api.eu.lever.co, chosen by `params = {region = "eu"}` on the board).
-Board params: `region` ("eu" or "global", default global), `page_size` (default 100).
+Board params: `region` ("eu" or "global", default global), `page_size` (default 500: most boards then
+fit one page, which can be answered 304 or skipped as unchanged; Palantir's board honoured 100 to 500).
 
 Quirks handled:
 - no envelope and no total: the next page is asked for while a page comes back full (`skip += limit`).
@@ -47,7 +48,7 @@ HOSTS = {
 class LeverSource(Source):
     name = "lever"
     api_base = HOSTS["global"][0]
-    page_size: ClassVar[int] = 100
+    page_size: ClassVar[int] = 500
     max_pages: ClassVar[int] = 500  # a board that never ends is an API ignoring `skip`: fail, do not loop
 
     def check_board(self, board: BoardConfig) -> str | None:
