@@ -423,6 +423,9 @@ def _fill(path: Path, n: int) -> None:
     fetch.flush()
     for _, sql in sorted(indexes):  # a fixed creation order: it steers SQLite's plans without statistics
         conn.execute(sql)
+    from infrasignal.presence import presence_sql  # the summary the store keeps for `signals`
+
+    conn.execute(presence_sql("1 = 1"), {"yes": 1, "no": 0})
     conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.close()

@@ -1,17 +1,18 @@
-"""Read-side queries over the store: roles with their tags, and board health. Pure SQL in, plain dicts out
-(the JSON contract of DESIGN.md); no printing here."""
+"""Read-side queries over the store: roles with their tags, board health, and the events of a window.
+SQL in, plain dicts out (the JSON contract of DESIGN.md); no printing here. Reads go through `reader.py`,
+so on SQLite these queries never import SQLAlchemy; `db` is a `reader.Reader`, or a SQLAlchemy Engine or
+Connection.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, func, or_, select
-
-from infrasignal.tables import Board, Fetch, Posting, PostingPlace, PostingTag
+from infrasignal.reader import as_time, reading
 from infrasignal.timeutil import iso
 
 
@@ -29,184 +30,216 @@ class RoleFilter:
     limit: int | None = None
 
 
-def _like(column: Any, value: str) -> Any:
-    return func.lower(column) == value.strip().lower()
+# The posting columns a role record shows (not the description), then its board's.
+ROLE_COLUMNS = (
+    "id",
+    "external_id",
+    "title",
+    "url",
+    "department",
+    "location",
+    "status",
+    "first_seen",
+    "last_seen",
+    "closed_at",
+    "posted_at",
+    "infra",
+    "unresolved_locations",
+    "requisition_id",
+)
+_SELECT_ROLE = ", ".join(f"p.{c}" for c in ROLE_COLUMNS) + ", b.company, b.ats, b.name"
 
 
-def role_conditions(f: RoleFilter) -> list[Any]:
-    conds: list[Any] = []
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def role_conditions(f: RoleFilter) -> tuple[list[str], dict[str, Any]]:
+    """SQL conditions over `posting p JOIN board b` for the filter, and their parameters."""
+    conds: list[str] = []
+    params: dict[str, Any] = {"yes": True}
     if f.status != "all":
-        conds.append(Posting.status == f.status)
+        conds.append("p.status = :status")
+        params["status"] = f.status
     if f.company:
-        conds.append(func.lower(Board.company) == f.company.strip().lower())
+        conds.append("lower(b.company) = :company")
+        params["company"] = f.company.strip().lower()
     if f.since is not None:
-        conds.append(Posting.first_seen >= f.since)
+        conds.append("p.first_seen >= :since")
+        params["since"] = f.since
     if f.infra:
-        conds.append(Posting.infra.is_(True))
-    no_places = ~exists().where(PostingPlace.posting_id == Posting.id)
+        conds.append("p.infra = :yes")
     if f.city:
-        city_match = exists().where(PostingPlace.posting_id == Posting.id, _like(PostingPlace.city, f.city))
         # Postings the classifier could not place fall back to the raw location text.
-        raw = and_(no_places, Posting.location.ilike(f"%{f.city.strip()}%"))
-        conds.append(or_(city_match, raw))
+        conds.append(
+            "(EXISTS (SELECT 1 FROM posting_place pl WHERE pl.posting_id = p.id AND lower(pl.city) = :city)"
+            " OR (NOT EXISTS (SELECT 1 FROM posting_place pl WHERE pl.posting_id = p.id)"
+            " AND lower(p.location) LIKE :city_text ESCAPE '\\'))"
+        )
+        params["city"] = f.city.strip().lower()
+        params["city_text"] = f"%{_escape_like(f.city.strip().lower())}%"
     if f.country:
-        country_match = exists().where(
-            PostingPlace.posting_id == Posting.id, _like(PostingPlace.country, f.country)
+        conds.append(
+            "EXISTS (SELECT 1 FROM posting_place pl WHERE pl.posting_id = p.id AND lower(pl.country) = :country)"
         )
-        conds.append(country_match)
+        params["country"] = f.country.strip().lower()
     if f.market:
-        kinds = ["market", "covered_market"] if f.include_covered else ["market"]
         conds.append(
-            exists().where(
-                PostingTag.posting_id == Posting.id,
-                PostingTag.kind.in_(kinds),
-                _like(PostingTag.value, f.market),
-            )
+            "EXISTS (SELECT 1 FROM posting_tag t WHERE t.posting_id = p.id AND t.kind IN :market_kinds"
+            " AND lower(t.value) = :market)"
         )
-    for_disc = [d.strip().lower() for d in f.disciplines if d.strip()]
-    if for_disc:
+        params["market_kinds"] = ["market", "covered_market"] if f.include_covered else ["market"]
+        params["market"] = f.market.strip().lower()
+    wanted = [d.strip().lower() for d in f.disciplines if d.strip()]
+    if wanted:
         conds.append(
-            exists().where(
-                PostingTag.posting_id == Posting.id,
-                PostingTag.kind == "discipline",
-                PostingTag.value.in_(for_disc),
-            )
+            "EXISTS (SELECT 1 FROM posting_tag t WHERE t.posting_id = p.id AND t.kind = 'discipline'"
+            " AND t.value IN :disciplines)"
         )
-    return conds
+        params["disciplines"] = wanted
+    return conds, params
 
 
-def roles(db: Engine, f: RoleFilter) -> list[dict[str, Any]]:
+def roles(db: Any, f: RoleFilter) -> list[dict[str, Any]]:
     """Postings matching the filter, newest first, in the JSON shape of DESIGN.md."""
-    stmt = (
-        select(*Posting.__table__.c, Board.company, Board.ats, Board.name)
-        .join(Board, Board.id == Posting.board_id)
-        .where(*role_conditions(f))
-        .order_by(Posting.first_seen.desc(), Posting.id.desc())
-    )
+    conds, params = role_conditions(f)
+    sql = f"SELECT {_SELECT_ROLE} FROM posting p JOIN board b ON b.id = p.board_id"
+    if conds:
+        sql += " WHERE " + " AND ".join(conds)
+    sql += " ORDER BY p.first_seen DESC, p.id DESC"
     if f.limit:
-        stmt = stmt.limit(f.limit)
-    with db.connect() as conn:
-        rows = conn.execute(stmt).all()
-        ids = [r.id for r in rows]
-        places, tags = _places_and_tags(conn, ids)
-    return [_role_record(r, places.get(r.id, []), tags.get(r.id, {})) for r in rows]
+        sql += " LIMIT :limit"
+        params["limit"] = f.limit
+    names = (*ROLE_COLUMNS, "company", "ats", "name")
+    with reading(db) as r:
+        rows = [dict(zip(names, row, strict=True)) for row in r.rows(sql, params)]
+        places, tags = _places_and_tags(r, [row["id"] for row in rows])
+    return [_role_record(row, places.get(row["id"], []), tags.get(row["id"], {})) for row in rows]
 
 
 def _places_and_tags(
-    conn: Any, ids: Sequence[int]
+    db: Any, ids: Sequence[int]
 ) -> tuple[dict[int, list[dict[str, Any]]], dict[int, dict[str, list[str]]]]:
+    """Each posting's places and its tags by kind, in stored order."""
     places: dict[int, list[dict[str, Any]]] = defaultdict(list)
     tags: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for i in range(0, len(ids), 900):
-        chunk = ids[i : i + 900]
-        for p in conn.execute(
-            select(PostingPlace).where(PostingPlace.posting_id.in_(chunk)).order_by(PostingPlace.id)
-        ):
-            places[p.posting_id].append(
-                {"city": p.city, "region": p.region, "country": p.country, "remote": bool(p.remote)}
-            )
-        for t in conn.execute(
-            select(PostingTag.posting_id, PostingTag.kind, PostingTag.value)
-            .where(PostingTag.posting_id.in_(chunk))
-            .order_by(PostingTag.id)
-        ):
-            tags[t.posting_id][t.kind].append(t.value)
+    with reading(db) as r:
+        for i in range(0, len(ids), 900):  # under every database's bound-parameter limit
+            chunk = list(ids[i : i + 900])
+            for pid, city, region, country, remote in r.rows(
+                "SELECT posting_id, city, region, country, remote FROM posting_place"
+                " WHERE posting_id IN :ids ORDER BY id",
+                {"ids": chunk},
+            ):
+                places[pid].append(
+                    {"city": city, "region": region, "country": country, "remote": bool(remote)}
+                )
+            for pid, kind, value in r.rows(
+                "SELECT posting_id, kind, value FROM posting_tag WHERE posting_id IN :ids ORDER BY id",
+                {"ids": chunk},
+            ):
+                tags[pid][kind].append(value)
     return places, tags
 
 
-def _role_record(r: Any, places: list[dict[str, Any]], tags: dict[str, list[str]]) -> dict[str, Any]:
+def _role_record(
+    r: Mapping[str, Any], places: list[dict[str, Any]], tags: dict[str, list[str]]
+) -> dict[str, Any]:
+    """A role in the JSON shape of DESIGN.md, from a row with the ROLE_COLUMNS and company, ats, name."""
     return {
-        "id": r.id,
-        "company": r.company,
-        "board": r.name,
-        "ats": r.ats,
-        "external_id": r.external_id,
-        "title": r.title,
-        "url": r.url,
-        "department": r.department,
-        "location": r.location,
-        "status": r.status,
-        "first_seen": iso(r.first_seen),
-        "last_seen": iso(r.last_seen),
-        "closed_at": iso(r.closed_at),
-        "posted_at": iso(r.posted_at),
-        "infra": bool(r.infra),
+        "id": r["id"],
+        "company": r["company"],
+        "board": r["name"],
+        "ats": r["ats"],
+        "external_id": r["external_id"],
+        "title": r["title"],
+        "url": r["url"],
+        "department": r["department"],
+        "location": r["location"],
+        "status": r["status"],
+        "first_seen": iso(as_time(r["first_seen"])),
+        "last_seen": iso(as_time(r["last_seen"])),
+        "closed_at": iso(as_time(r["closed_at"])),
+        "posted_at": iso(as_time(r["posted_at"])),
+        "infra": bool(r["infra"]),
         "disciplines": list(tags.get("discipline", [])),
         "markets": list(tags.get("market", [])),
         "covered_markets": list(tags.get("covered_market", [])),
         "locations": places,
-        "unresolved_locations": bool(r.unresolved_locations),
-        "requisition_id": r.requisition_id,
+        "unresolved_locations": bool(r["unresolved_locations"]),
+        "requisition_id": r["requisition_id"],
     }
 
 
-def boards_health(db: Engine) -> list[dict[str, Any]]:
+def boards_health(db: Any) -> list[dict[str, Any]]:
     """Each board: last success, last error, open postings, quarantine, last fetch rule."""
-    open_counts = (
-        select(Posting.board_id, func.count().label("n"))
-        .where(Posting.status == "open")
-        .group_by(Posting.board_id)
-        .subquery()
-    )
-    last_fetch = (
-        select(Fetch.board_id, func.max(Fetch.id).label("last_id")).group_by(Fetch.board_id).subquery()
-    )
-    stmt = (
-        select(
-            *Board.__table__.c,
-            func.coalesce(open_counts.c.n, 0).label("open"),
-            Fetch.status,
-            Fetch.rule,
-            Fetch.at,
-        )
-        .outerjoin(open_counts, open_counts.c.board_id == Board.id)
-        .outerjoin(last_fetch, last_fetch.c.board_id == Board.id)
-        .outerjoin(Fetch, Fetch.id == last_fetch.c.last_id)
-        .order_by(Board.name)
-    )
-    with db.connect() as conn:
-        rows = conn.execute(stmt).all()
+    # "fetch" is quoted: a reserved word in PostgreSQL
+    sql = """
+        SELECT b.name, b.company, b.ats, b.token, b.url, b.last_success_at, b.last_error_at, b.last_error,
+               b.baseline_at, b.suspect_since, b.suspect_reason,
+               (SELECT count(*) FROM posting p WHERE p.board_id = b.id AND p.status = 'open'),
+               f.status, f.rule, f.at
+        FROM board b
+        LEFT JOIN "fetch" f ON f.id = (SELECT max(l.id) FROM "fetch" l WHERE l.board_id = b.id)
+        ORDER BY b.name
+    """
+    with reading(db) as r:
+        rows = r.rows(sql)
     return [
         {
-            "board": r.name,
-            "company": r.company,
-            "ats": r.ats,
-            "token": r.token or r.url,
-            "open": int(r.open),
-            "last_fetch_at": iso(r.at),
-            "last_status": r.status,
-            "last_rule": r.rule,
-            "last_success_at": iso(r.last_success_at),
-            "last_error_at": iso(r.last_error_at),
-            "last_error": r.last_error,
-            "baseline_at": iso(r.baseline_at),
-            "quarantined": r.suspect_since is not None,
-            "quarantine_reason": r.suspect_reason,
+            "board": name,
+            "company": company,
+            "ats": ats,
+            "token": token or url,
+            "open": int(n_open),
+            "last_fetch_at": iso(as_time(fetched_at)),
+            "last_status": status,
+            "last_rule": rule,
+            "last_success_at": iso(as_time(success_at)),
+            "last_error_at": iso(as_time(error_at)),
+            "last_error": error,
+            "baseline_at": iso(as_time(baseline_at)),
+            "quarantined": suspect_since is not None,
+            "quarantine_reason": suspect_reason,
         }
-        for r in rows
+        for (
+            name,
+            company,
+            ats,
+            token,
+            url,
+            success_at,
+            error_at,
+            error,
+            baseline_at,
+            suspect_since,
+            suspect_reason,
+            n_open,
+            status,
+            rule,
+            fetched_at,
+        ) in rows
     ]
 
 
 def events_between(
-    db: Engine, start: datetime, end: datetime, kinds: Sequence[str] | None = None
+    db: Any, start: datetime, end: datetime, kinds: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     """Lifecycle events (new, changed, closed, reopened; baseline only when asked) with start < at <= end."""
-    from infrasignal.tables import Event
-
-    kinds = list(kinds or ("new", "changed", "closed", "reopened"))
-    stmt = (
-        select(Event.at, Event.kind, Event.detail, *Posting.__table__.c, Board.company, Board.ats, Board.name)
-        .join(Posting, Posting.id == Event.posting_id)
-        .join(Board, Board.id == Event.board_id)
-        .where(Event.at > start, Event.at <= end, Event.kind.in_(kinds))
-        .order_by(Board.company, Event.kind, Posting.title)
-    )
-    with db.connect() as conn:
-        rows = conn.execute(stmt).all()
-        places, tags = _places_and_tags(conn, [r.id for r in rows])
+    sql = f"""
+        SELECT e.at, e.kind, e.detail, {_SELECT_ROLE}
+        FROM event e JOIN posting p ON p.id = e.posting_id JOIN board b ON b.id = e.board_id
+        WHERE e.at > :start AND e.at <= :end AND e.kind IN :kinds
+        ORDER BY b.company, e.kind, p.title
+    """
+    names = ("at", "kind", "detail", *ROLE_COLUMNS, "company", "ats", "name")
+    params = {"start": start, "end": end, "kinds": list(kinds or ("new", "changed", "closed", "reopened"))}
+    with reading(db) as r:
+        rows = [dict(zip(names, row, strict=True)) for row in r.rows(sql, params)]
+        places, tags = _places_and_tags(r, [row["id"] for row in rows])
     out = []
-    for r in rows:
-        record = _role_record(r, places.get(r.id, []), tags.get(r.id, {}))
-        record.update(event=r.kind, event_at=iso(r.at), changed_fields=r.detail)
+    for row in rows:
+        record = _role_record(row, places.get(row["id"], []), tags.get(row["id"], {}))
+        record.update(event=row["kind"], event_at=iso(as_time(row["at"])), changed_fields=row["detail"])
         out.append(record)
     return out

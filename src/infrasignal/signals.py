@@ -197,6 +197,20 @@ def role_key(r: RoleRecord) -> str:
     return f"req:{r.requisition_id}" if r.requisition_id else f"posting:{r.posting_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """A company had a role at a site before the window, given instead of the role itself (the store's
+    `site_presence` summary): what the "first role here" and "new discipline here" rules ask of earlier
+    roles, without loading them. `as_site`: the site is where the role counts (`sites()`), not only one of
+    its `location_keys()` (a city of a role that also has a market)."""
+
+    company: str
+    site: SiteKey
+    discipline: str | None = None
+    infra: bool = False
+    as_site: bool = True
+
+
 # Detection ---------------------------------------------------------------------------------------------------
 
 
@@ -205,8 +219,10 @@ def detect_signals(
     as_of: datetime,
     since: datetime | timedelta,
     cfg: SignalsConfig | None = None,
+    presence: Iterable[Presence] = (),
 ) -> list[Signal]:
-    """All signals of the window (since, as_of], strongest first."""
+    """All signals of the window (since, as_of], strongest first. `records` are the roles; `presence` may
+    stand in for roles known before the window that are not among them."""
     cfg = cfg or SignalsConfig()
     start = as_of - since if isinstance(since, timedelta) else since
     by_company: dict[str, list[RoleRecord]] = defaultdict(list)
@@ -216,9 +232,12 @@ def detect_signals(
             key = r.company.casefold()
             by_company[key].append(r)
             names.setdefault(key, r.company)
+    earlier: dict[str, list[Presence]] = defaultdict(list)
+    for p in presence:
+        earlier[p.company.casefold()].append(p)
     out: list[Signal] = []
     for key, recs in by_company.items():
-        w = _Window(names[key], recs, start, as_of)
+        w = _Window(names[key], recs, start, as_of, earlier.get(key, []))
         located = _new_locations(w)
         new_sites = {k for s in located for k in s.detail["sites"]}
         out += located
@@ -237,6 +256,7 @@ class _Window:
     records: list[RoleRecord]
     start: datetime
     end: datetime
+    presence: list[Presence]
 
     def fresh(self, r: RoleRecord) -> bool:
         """First seen inside the window, and not part of a board's baseline."""
@@ -255,6 +275,7 @@ class _Window:
 def _new_locations(w: _Window) -> list[Signal]:
     infra = [r for r in w.records if r.infra]
     prior = {k for r in infra if w.before(r) for k in location_keys(r)}
+    prior.update(p.site for p in w.presence if p.infra)
     found: dict[SiteKey, list[RoleRecord]] = defaultdict(list)
     label: dict[SiteKey, RolePlace | str] = {}
     for r in infra:
@@ -299,6 +320,11 @@ def _new_disciplines(w: _Window, new_sites: set[SiteKey]) -> list[Signal]:
             for k in sites(r):
                 prior[k].update(r.disciplines)
     had_site = {k for r in w.records if w.before(r) for k in sites(r)}
+    for p in w.presence:
+        if p.as_site:
+            had_site.add(p.site)
+            if p.discipline:
+                prior[p.site].add(p.discipline)
     found: dict[tuple[SiteKey, str], list[RoleRecord]] = defaultdict(list)
     label: dict[SiteKey, RolePlace | str] = {}
     for r in w.records:

@@ -22,6 +22,8 @@ from sqlmodel import SQLModel, create_engine
 
 from infrasignal.config import BoardConfig, HistoryConfig
 from infrasignal.model import Posting as ParsedPosting
+from infrasignal.presence import refresh_presence
+from infrasignal.schema_version import SCHEMA_VERSION
 from infrasignal.tables import (
     Board,
     Event,
@@ -31,7 +33,9 @@ from infrasignal.tables import (
     PostingTag,
     PostingVersion,
     SchemaMeta,
+    SitePresence,
 )
+from infrasignal.timeutil import naive_utc as utc_naive
 from infrasignal.track import BoardState, Plan, StoredPosting, description_hash, plan_fetch
 
 
@@ -62,6 +66,12 @@ def _add_query_indexes(conn: Connection) -> None:
     )
 
 
+def _add_site_presence(conn: Connection) -> None:
+    """v6: the `site_presence` summary behind `signals` (presence.py), filled from the stored postings."""
+    SitePresence.__table__.create(conn)
+    refresh_presence(conn)
+
+
 # Ordered schema migrations: MIGRATIONS[i] upgrades a database at version i+1 to version i+2.
 # Each takes a Connection inside a transaction and must work on SQLite and PostgreSQL.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -69,18 +79,15 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _add_sent_report_deliveries,
     _add_posting_board_status_index,
     _add_query_indexes,
+    _add_site_presence,
 ]
-SCHEMA_VERSION = 1 + len(MIGRATIONS)
+if 1 + len(MIGRATIONS) != SCHEMA_VERSION:  # the light read path (reader.py) checks the version too
+    raise RuntimeError(
+        f"schema_version.SCHEMA_VERSION is {SCHEMA_VERSION}, not 1 + {len(MIGRATIONS)} migrations"
+    )
 
 # PostgreSQL advisory lock (two-int form) taken for the length of a schema or board-sync transaction.
 _PG_SETUP_LOCK = (0x1F5A_0001, 0)
-
-
-def utc_naive(value: datetime) -> datetime:
-    """Aware or naive-UTC datetime -> naive UTC, the form stored in the database."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 def utcnow() -> datetime:
@@ -276,6 +283,8 @@ def record_fetch(
                 getattr(result, "list_hashes", None),
             )
         _apply_plan(conn, board_id, plan, at, classify, getattr(result, "list_hashes", {}) or {})
+        if _touched(plan):  # postings added or re-tagged: where this board has hired may have changed
+            refresh_presence(conn, board_id)
         if result.status == "not_modified":
             conn.execute(
                 update(Posting)

@@ -156,6 +156,26 @@ class PostingTag(SQLModel, table=True):
     evidence: str = ""
 
 
+class SitePresence(SQLModel, table=True):
+    """A summary kept by the store for `signals` (presence.py): for each board, site (a market, or a city
+    with its country) and group of roles there (discipline or none, infra flag, and for cities whether the
+    role had a market), the earliest posting and the earliest baseline posting. "Has this company hired
+    here before?" then reads a few rows instead of every posting the company ever had (schema v6)."""
+
+    __tablename__ = "site_presence"
+    id: int | None = Field(default=None, primary_key=True)
+    board_id: int = Field(foreign_key="board.id", index=True)
+    market: str | None = None
+    city: str | None = None
+    country: str | None = None
+    discipline: str | None = None
+    infra: bool = False
+    has_market: bool = False
+    posting_id: int = Field(foreign_key="posting.id")
+    first_seen: datetime = when()
+    baseline: bool = False
+
+
 class SentReport(SQLModel, table=True):
     __tablename__ = "sent_report"
     __table_args__ = (UniqueConstraint("period", "recipients", name="uq_sent_report_period_to"),)

@@ -14,6 +14,13 @@ def now_utc() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def naive_utc(value: datetime) -> datetime:
+    """Aware or naive-UTC datetime -> naive UTC, the form stored in the database."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
 def parse_time(value: str) -> datetime:
     """ISO 8601 date or datetime -> naive UTC. A date or a naive time is taken as UTC."""
     text = value.strip()

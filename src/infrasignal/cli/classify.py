@@ -216,6 +216,11 @@ def reclassify_store(engine: Any, clf: Any, batch: int = RECLASSIFY_BATCH) -> di
                 changed += bool(c.infra) != bool(row.infra)
             done += len(rows)
             last_id = last
+    if written:
+        from infrasignal.presence import refresh_presence
+
+        with engine.begin() as conn:  # where each board has hired follows the new tags
+            refresh_presence(conn)
     seconds = time.perf_counter() - started
     return {
         "postings": done,

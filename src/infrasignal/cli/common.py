@@ -49,6 +49,15 @@ def open_db(config: Any) -> Any:
         fail(str(exc), 1)
 
 
+def open_read(config: Any) -> Any:
+    """The store for a read-only command: a stdlib SQLite reader when the file is at the current schema
+    (no SQLAlchemy import, reader.py), else the migrated engine (PostgreSQL, or a database to create or
+    upgrade first)."""
+    from infrasignal.reader import open_sqlite_reader
+
+    return open_sqlite_reader(config.database_url) or open_db(config)
+
+
 def output_format(fmt: str | None, allowed: Sequence[str] = ("table", "json", "csv")) -> str:
     if fmt is None:
         return "table" if sys.stdout.isatty() else "json"

@@ -16,6 +16,7 @@ from infrasignal.cli.common import (
     fail,
     load,
     open_db,
+    open_read,
     output_format,
     parse_or_fail,
     print_records,
@@ -66,12 +67,12 @@ def signals(
 ) -> None:
     """New regional hiring signals in the window, strongest first: new markets and cities, new disciplines,
     surges, closures."""
-    from infrasignal.history import signals_at
+    from infrasignal.roles_history import signals_at
 
     fmt = output_format(fmt, FORMATS)
     start, end = _times(since, as_of)
     cfg = load(config)
-    found = signals_at(open_db(cfg), end, start, cfg.signals)
+    found = signals_at(open_read(cfg), end, start, cfg.signals)
     records = [s.to_dict() for s in found]
     if fmt == "json":
         _print_json(records)

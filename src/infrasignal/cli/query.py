@@ -13,6 +13,7 @@ from infrasignal.cli.common import (
     fail,
     load,
     open_db,
+    open_read,
     output_format,
     parse_or_fail,
     print_records,
@@ -93,8 +94,7 @@ def roles(
         bad = [d for d in discipline if d.strip().lower() not in DISCIPLINES]
         if bad:
             fail(f"--discipline: unknown {', '.join(bad)} (one of {', '.join(DISCIPLINES)})")
-    db = open_db(cfg)
-    records = query_roles(db, f)
+    records = query_roles(open_read(cfg), f)
     print_records(
         records,
         fmt,

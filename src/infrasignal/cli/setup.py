@@ -118,7 +118,7 @@ def _demo_extras(engine: object, cfg: object, as_of: object, console: object) ->
     from infrasignal.history import signals_at
 
     assert isinstance(as_of, datetime)
-    found = signals_at(engine, as_of, timedelta(days=7), getattr(cfg, "signals", None))  # type: ignore[arg-type]
+    found = signals_at(engine, as_of, timedelta(days=7), getattr(cfg, "signals", None))
     print_signal_table(
         [s.to_dict() for s in found], f"{len(found)} signals as of day 2, window 7d (`infrasignal signals`)"
     )

@@ -1,0 +1,342 @@
+"""Role records for signal detection, read from the store (`signals.RoleRecord`s), and the signals of a
+window. Database reads only, through `reader.py` (no SQLAlchemy import on SQLite, so `infrasignal signals`
+starts fast); the decisions live in `signals.py` (pure).
+
+- `load_roles_history(db, as_of, since=None)`: without `since`, every infra or discipline-tagged posting
+  first seen by `as_of`. With `since`, only what the window (since, as_of] can need: postings first seen,
+  closed or reopened in it; for the companies and sites they touch, a representative of each earlier
+  presence (from the `site_presence` summary, presence.py); and where roles closed or surged, the roles
+  open during the window. The signals are the same as over the full history (a test checks it), at a cost
+  that follows the window's activity rather than the size of the history.
+- `signals_at(db, as_of, since, cfg)`: both steps together.
+
+`db` is a `reader.Reader`, or a SQLAlchemy Engine or Connection.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from infrasignal.config import SignalsConfig
+from infrasignal.reader import Reader, as_time, reading
+from infrasignal.signals import (
+    Presence,
+    RolePlace,
+    RoleRecord,
+    Signal,
+    SiteKey,
+    city_key,
+    detect_signals,
+    location_keys,
+    market_key,
+    role_key,
+    sites,
+)
+from infrasignal.timeutil import naive_utc
+
+CHUNK = 900  # ids per IN (...) list: under every database's bound-parameter limit
+FLAGS = {"yes": True, "no": False}
+
+
+def signals_at(
+    db: Any, as_of: datetime, since: datetime | timedelta, cfg: SignalsConfig | None = None
+) -> list[Signal]:
+    """The signals of the window (since, as_of] from the store, strongest first."""
+    as_of = naive_utc(as_of)
+    start = as_of - since if isinstance(since, timedelta) else naive_utc(since)
+    cfg = cfg or SignalsConfig()
+    records, presence = load_window(db, as_of, start, surge_min=cfg.surge_min)
+    return detect_signals(records, as_of, start, cfg, presence)
+
+
+def load_roles_history(db: Any, as_of: datetime) -> list[RoleRecord]:
+    """Role records of every infra posting and posting with a discipline tag first seen by `as_of`."""
+    with reading(db) as r:
+        return _records(r, _all_ids(r, naive_utc(as_of)), reopen_after=None)
+
+
+def load_window(
+    db: Any, as_of: datetime, since: datetime, surge_min: int = 1
+) -> tuple[list[RoleRecord], list[Presence]]:
+    """What signals for the window (since, as_of] need, for surges of at least `surge_min` roles (the
+    `[signals]` setting; 1 serves any setting): role records and earlier presence."""
+    as_of, since = naive_utc(as_of), naive_utc(since)
+    with reading(db) as r:
+        candidates = _records(r, _window_ids(r, since, as_of), reopen_after=since)
+        if not candidates:
+            return [], []
+        presence, counted = _context(r, candidates, since, as_of, surge_min)
+        known = {c.posting_id for c in candidates}
+        return candidates + [c for c in counted if c.posting_id not in known], presence
+
+
+def _all_ids(r: Reader, as_of: datetime) -> set[int]:
+    sql = """
+        SELECT id FROM posting WHERE infra = :yes AND first_seen <= :as_of
+        UNION
+        SELECT t.posting_id FROM posting_tag t JOIN posting p ON p.id = t.posting_id
+        WHERE t.kind = 'discipline' AND p.first_seen <= :as_of
+    """
+    return {pid for (pid,) in r.rows(sql, FLAGS | {"as_of": as_of})}
+
+
+def _window_ids(r: Reader, since: datetime, as_of: datetime) -> set[int]:
+    """Postings first seen in the window, and infra postings closed or reopened in it."""
+    sql = """
+        SELECT p.id FROM posting p
+        WHERE p.status IN ('open', 'closed')  -- lets SQLite use the (status, first_seen) index
+          AND p.first_seen > :since AND p.first_seen <= :as_of
+          AND (p.infra = :yes OR EXISTS (
+                SELECT 1 FROM posting_tag t WHERE t.posting_id = p.id AND t.kind = 'discipline'))
+        UNION
+        SELECT e.posting_id FROM event e CROSS JOIN posting p  -- from the window's events, not every infra role
+        WHERE p.id = e.posting_id AND e.at > :since AND e.at <= :as_of AND e.kind IN ('closed', 'reopened')
+          AND p.infra = :yes AND p.first_seen <= :as_of
+    """
+    return {pid for (pid,) in r.rows(sql, FLAGS | {"since": since, "as_of": as_of})}
+
+
+def _context(
+    r: Reader, candidates: list[RoleRecord], since: datetime, as_of: datetime, surge_min: int
+) -> tuple[list[Presence], list[RoleRecord]]:
+    """What the window's postings are compared with.
+
+    - For the (company, market) and (company, city) pairs where an infra role appeared: the company's
+      earlier presence there (per discipline and infra flag), from `site_presence`.
+    - For the pairs where infra roles closed, or where at least `surge_min` appeared or reopened: every
+      infra posting open at some time during the window, as counting records (no title, URL or
+      disciplines: they only count open roles before and after; every posting a signal can cite is a
+      candidate, read in full, and earlier disciplines come from the presence)."""
+    prior_pairs: dict[tuple[str, SiteKey], RolePlace | str] = {}
+    moved: dict[tuple[str, SiteKey], set[str]] = defaultdict(set)
+    count_pairs: set[tuple[str, SiteKey]] = set()
+    for c in candidates:
+        company = c.company.casefold()
+        if not c.infra:
+            continue
+        if not c.baseline and since < c.first_seen <= as_of:
+            prior_pairs.update(((company, k), where) for k, where in location_keys(c).items())
+        closed = c.closed_as_of(as_of)
+        for k in sites(c):
+            moved[(company, k)].add(role_key(c))
+            if closed is not None and since < closed:
+                count_pairs.add((company, k))
+    count_pairs.update(pair for pair, roles in moved.items() if len(roles) >= surge_min)
+    boards = {bid: (company, name) for bid, company, name in r.rows("SELECT id, company, name FROM board")}
+    return _presence(r, prior_pairs, boards, since, as_of), _counted(r, count_pairs, boards, since, as_of)
+
+
+def _presence(
+    r: Reader,
+    pairs: dict[tuple[str, SiteKey], RolePlace | str],
+    boards: dict[int, tuple[str, str]],
+    since: datetime,
+    as_of: datetime,
+) -> list[Presence]:
+    """The companies' presence before the window at these (company, site) pairs (presence.py)."""
+    by_company: dict[str, list[int]] = defaultdict(list)
+    for bid, (company, _) in boards.items():
+        by_company[company.casefold()].append(bid)
+    markets: list[tuple[Any, ...]] = []
+    cities: list[tuple[Any, ...]] = []
+    for (company, _), where in pairs.items():
+        for bid in by_company.get(company, []):
+            if isinstance(where, str):
+                markets.append((bid, where))
+            else:
+                cities.append((bid, where.city, where.country or ""))
+    out: set[Presence] = set()
+    for sql, wanted in ((_PRIOR_MARKETS, markets), (_PRIOR_CITIES, cities)):
+        for chunk in _chunks(wanted, CHUNK // 3):
+            params = FLAGS | {"sites": chunk, "as_of": as_of, "since": since}
+            for bid, market, city, country, discipline, infra, has_market in r.rows(sql, params):
+                if market is not None:
+                    site, as_site = market_key(market), True
+                else:
+                    site, as_site = city_key(RolePlace(city, None, country)), not has_market
+                out.add(Presence(boards[bid][0], site, discipline, bool(infra), as_site))
+    return sorted(out, key=repr)
+
+
+# A group was present before the window exactly when its earliest posting was first seen by then, or its
+# earliest baseline posting is part of a baseline taken by `as_of` (presence.py keeps both).
+_BEFORE = "s.first_seen <= :as_of AND (s.baseline = :yes OR s.first_seen <= :since)"
+_PRIOR_MARKETS = f"""
+    SELECT DISTINCT s.board_id, s.market, NULL, NULL, s.discipline, s.infra, s.has_market
+    FROM :sites AS w CROSS JOIN site_presence s
+    WHERE s.board_id = w.column1 AND s.market = w.column2 AND {_BEFORE}
+"""
+_PRIOR_CITIES = f"""
+    SELECT DISTINCT s.board_id, NULL, s.city, s.country, s.discipline, s.infra, s.has_market
+    FROM :sites AS w CROSS JOIN site_presence s
+    WHERE s.board_id = w.column1 AND s.city = w.column2 AND COALESCE(s.country, '') = w.column3 AND {_BEFORE}
+"""
+
+
+def _counted(
+    r: Reader,
+    pairs: set[tuple[str, SiteKey]],
+    boards: dict[int, tuple[str, str]],
+    since: datetime,
+    as_of: datetime,
+) -> list[RoleRecord]:
+    """Counting records of the infra postings open during the window at these (company, site) pairs."""
+    if not pairs:
+        return []
+    companies = {company for company, _ in pairs}
+    touched = sorted(bid for bid, (company, _) in boards.items() if company.casefold() in companies)
+    params = FLAGS | {"boards": touched, "as_of": as_of, "since": since}
+    facts: dict[int, tuple[Any, ...]] = {}
+    markets: dict[int, dict[str, None]] = defaultdict(dict)
+    places: dict[int, dict[RolePlace, None]] = defaultdict(dict)
+    wanted: set[int] = set()
+    for board_id, market, city, country, pid, *rest in r.rows(_DURING, params):
+        facts[pid] = (board_id, *rest)
+        if market is not None:
+            markets[pid][market] = None
+            key = market_key(market)
+        else:
+            place = RolePlace(city, None, country, False)
+            places[pid][place] = None
+            key = city_key(place)
+        if (boards[board_id][0].casefold(), key) in pairs:
+            wanted.add(pid)
+    reopens = _reopens(r, sorted(wanted), since)
+    out = []
+    for pid in sorted(wanted):
+        board_id, first_seen, closed_at, baseline, req = facts[pid]
+        company, board = boards[board_id]
+        out.append(
+            RoleRecord(
+                posting_id=pid,
+                company=company,
+                board=board,
+                title="",
+                url="",
+                first_seen=as_time(first_seen),
+                closed_at=as_time(closed_at),
+                baseline=bool(baseline),
+                infra=True,
+                markets=tuple(markets.get(pid, ())),
+                places=tuple(places.get(pid, ())),
+                requisition_id=req,
+                reopens=reopens.get(pid, ()),
+            )
+        )
+    return out
+
+
+# Open during the window: walked from the open infra roles, and the roles closed since `as_of` (for a past
+# window; the roles closed inside it are candidates already). `+p.board_id` stops
+# the planner from walking every posting of the boards instead; CROSS JOIN keeps SQLite from starting at
+# the market tags (on a big store most postings have one).
+_DURING = """
+    WITH s AS MATERIALIZED (
+        SELECT p.id, p.board_id, p.first_seen, p.closed_at, p.baseline, p.requisition_id FROM posting p
+        WHERE p.status = 'open' AND p.infra = :yes AND +p.board_id IN :boards AND p.first_seen <= :as_of
+        UNION
+        SELECT p.id, p.board_id, p.first_seen, p.closed_at, p.baseline, p.requisition_id
+        FROM event e CROSS JOIN posting p
+        WHERE e.kind = 'closed' AND e.at > :as_of AND p.id = e.posting_id AND p.infra = :yes
+          AND +p.board_id IN :boards AND p.first_seen <= :as_of
+    )
+    SELECT s.board_id, t.value, NULL, NULL, s.id, s.first_seen, s.closed_at, s.baseline, s.requisition_id
+    FROM s CROSS JOIN posting_tag t WHERE t.posting_id = s.id AND t.kind = 'market'
+    UNION ALL
+    SELECT s.board_id, NULL, pl.city, pl.country, s.id, s.first_seen, s.closed_at, s.baseline, s.requisition_id
+    FROM s CROSS JOIN posting_place pl WHERE pl.posting_id = s.id AND pl.city IS NOT NULL AND pl.remote = :no
+"""
+
+
+def _records(r: Reader, ids: Iterable[int], reopen_after: datetime | None) -> list[RoleRecord]:
+    """Build role records for these posting ids (dropping postings neither infra nor discipline-tagged)."""
+    ids = sorted(ids)
+    if not ids:
+        return []
+    rows: dict[int, tuple[Any, ...]] = {}
+    tags: dict[int, dict[str, list[str]]] = defaultdict(lambda: {"discipline": [], "market": []})
+    places: dict[int, list[RolePlace]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for row in r.rows(_ROWS, {"ids": chunk}):
+            rows[row[0]] = row
+        for pid, kind, value in r.rows(_TAGS, {"ids": chunk}):
+            tags[pid][kind].append(value)
+        for pid, city, region, country, remote in r.rows(_PLACES, {"ids": chunk}):
+            places[pid].append(RolePlace(city, region, country, bool(remote)))
+    reopens = _reopens(r, ids, reopen_after)
+    out = []
+    for pid, (_, title, url, first_seen, closed_at, baseline, infra, req, company, board) in rows.items():
+        t = tags.get(pid, {"discipline": [], "market": []})
+        if not (infra or t["discipline"]):
+            continue
+        out.append(
+            RoleRecord(
+                posting_id=pid,
+                company=company,
+                board=board,
+                title=title,
+                url=url,
+                first_seen=as_time(first_seen),
+                closed_at=as_time(closed_at),
+                baseline=bool(baseline),
+                infra=bool(infra),
+                disciplines=tuple(dict.fromkeys(t["discipline"])),
+                markets=tuple(dict.fromkeys(t["market"])),
+                places=tuple(places.get(pid, ())),
+                requisition_id=req,
+                reopens=reopens.get(pid, ()),
+            )
+        )
+    return out
+
+
+_ROWS = """
+    SELECT p.id, p.title, p.url, p.first_seen, p.closed_at, p.baseline, p.infra, p.requisition_id,
+           b.company, b.name
+    FROM posting p JOIN board b ON b.id = p.board_id WHERE p.id IN :ids
+"""
+_TAGS = """
+    SELECT posting_id, kind, value FROM posting_tag
+    WHERE posting_id IN :ids AND kind IN ('discipline', 'market') ORDER BY id
+"""
+_PLACES = (
+    "SELECT posting_id, city, region, country, remote FROM posting_place WHERE posting_id IN :ids ORDER BY id"
+)
+
+
+def _reopens(
+    r: Reader, ids: Sequence[int], after: datetime | None
+) -> dict[int, tuple[tuple[datetime, datetime], ...]]:
+    """Earlier (closed, reopened) periods of postings that were reopened after `after` (or ever, if None).
+    Without a reopening after a time, a posting's state at that time follows from `closed_at` alone."""
+    if after is None:
+        reopened = r.rows("SELECT posting_id FROM event WHERE kind = 'reopened'")
+    else:
+        reopened = r.rows(
+            "SELECT posting_id FROM event WHERE kind = 'reopened' AND at > :after", {"after": after}
+        )
+    wanted = {pid for (pid,) in reopened} & set(ids)
+    out: dict[int, tuple[tuple[datetime, datetime], ...]] = {}
+    sql = """
+        SELECT posting_id, at, kind FROM event
+        WHERE posting_id IN :ids AND kind IN ('closed', 'reopened') ORDER BY posting_id, at, id
+    """
+    for chunk in _chunks(sorted(wanted)):
+        open_close: dict[int, datetime] = {}
+        spans: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+        for pid, at, kind in r.rows(sql, {"ids": chunk}):
+            at = as_time(at)
+            if kind == "closed":
+                open_close[pid] = at
+            elif pid in open_close:
+                spans[pid].append((open_close.pop(pid), at))
+        out.update({pid: tuple(s) for pid, s in spans.items()})
+    return out
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
