@@ -21,6 +21,7 @@ from infrasignal.config import Config, HistoryConfig, SignalsConfig, parse_confi
 from infrasignal.history import diff_between, load_roles_history, posting_history, signals_at
 from infrasignal.model import Posting
 from infrasignal.queries import boards_health
+from infrasignal.reader import open_sqlite_reader
 from infrasignal.scrape import scrape
 from infrasignal.signals import detect_signals
 from infrasignal.store import open_store, record_fetch, sync_boards
@@ -58,8 +59,15 @@ def summaries(db: Engine, as_of: datetime, since: timedelta = WEEK) -> list[str]
 
 
 def assert_windowed_equals_full(db: Engine, as_of: datetime, since: timedelta = WEEK) -> None:
-    full = detect_signals(load_roles_history(db, as_of), as_of, since)
-    assert [s.to_dict() for s in signals_at(db, as_of, since)] == [s.to_dict() for s in full]
+    """The window's signals (candidates, counting records and `site_presence`) equal those detected over
+    every stored role, read through SQLAlchemy and, on SQLite, through the stdlib reader the CLI uses."""
+    full = [s.to_dict() for s in detect_signals(load_roles_history(db, as_of), as_of, since)]
+    assert [s.to_dict() for s in signals_at(db, as_of, since)] == full
+    reader = open_sqlite_reader(db.url.render_as_string(hide_password=False))
+    if db.dialect.name == "sqlite":
+        assert reader is not None
+        assert [s.to_dict() for s in signals_at(reader, as_of, since)] == full
+        reader.close()
 
 
 def test_versions_events_and_diff_of_new_changed_removed_and_reopened(

@@ -85,18 +85,28 @@ def _all_ids(r: Reader, as_of: datetime) -> set[int]:
 
 def _window_ids(r: Reader, since: datetime, as_of: datetime) -> set[int]:
     """Postings first seen in the window, and infra postings closed or reopened in it."""
-    sql = """
-        SELECT p.id FROM posting p
-        WHERE p.status IN ('open', 'closed')  -- lets SQLite use the (status, first_seen) index
-          AND p.first_seen > :since AND p.first_seen <= :as_of
-          AND (p.infra = :yes OR EXISTS (
-                SELECT 1 FROM posting_tag t WHERE t.posting_id = p.id AND t.kind = 'discipline'))
-        UNION
-        SELECT e.posting_id FROM event e CROSS JOIN posting p  -- from the window's events, not every infra role
-        WHERE p.id = e.posting_id AND e.at > :since AND e.at <= :as_of AND e.kind IN ('closed', 'reopened')
-          AND p.infra = :yes AND p.first_seen <= :as_of
-    """
-    return {pid for (pid,) in r.rows(sql, FLAGS | {"since": since, "as_of": as_of})}
+    return {pid for (pid,) in r.rows(_window_sql(r.sqlite), FLAGS | {"since": since, "as_of": as_of})}
+
+
+# Both halves read only indexes: a posting's row holds its description before the flags, so reading a flag
+# from the row walks the whole description. `infra IN (...)` lets SQLite range over (status, infra,
+# first_seen); the index hint checks a closed role's infra flag by seeking the infra index. A role closed
+# or reopened in the window was first seen before it, so `first_seen` needs no check there.
+_WINDOW = """
+    SELECT p.id FROM posting p
+    WHERE p.status IN ('open', 'closed') AND p.infra IN (:yes, :no)
+      AND p.first_seen > :since AND p.first_seen <= :as_of
+      AND (p.infra = :yes OR EXISTS (
+            SELECT 1 FROM posting_tag t WHERE t.posting_id = p.id AND t.kind = 'discipline'))
+    UNION
+    SELECT e.posting_id FROM event e
+    WHERE e.at > :since AND e.at <= :as_of AND e.kind IN ('closed', 'reopened')
+      AND EXISTS (SELECT 1 FROM posting p {infra_index} WHERE p.infra = :yes AND p.id = e.posting_id)
+"""
+
+
+def _window_sql(sqlite: bool) -> str:
+    return _WINDOW.format(infra_index="INDEXED BY ix_posting_infra" if sqlite else "")
 
 
 def _context(
@@ -158,7 +168,7 @@ def _presence(
                 else:
                     site, as_site = city_key(RolePlace(city, None, country)), not has_market
                 out.add(Presence(boards[bid][0], site, discipline, bool(infra), as_site))
-    return sorted(out, key=repr)
+    return list(out)
 
 
 # A group was present before the window exactly when its earliest posting was first seen by then, or its
@@ -172,7 +182,9 @@ _PRIOR_MARKETS = f"""
 _PRIOR_CITIES = f"""
     SELECT DISTINCT s.board_id, NULL, s.city, s.country, s.discipline, s.infra, s.has_market
     FROM :sites AS w CROSS JOIN site_presence s
-    WHERE s.board_id = w.column1 AND s.city = w.column2 AND COALESCE(s.country, '') = w.column3 AND {_BEFORE}
+    WHERE s.board_id = w.column1 AND s.market IS NULL AND s.city = w.column2
+      AND COALESCE(s.country, '') = w.column3 AND {_BEFORE}
+      AND (s.infra = :yes OR s.has_market = :no)  -- else it is neither a location nor a site of an infra role
 """
 
 
@@ -229,13 +241,13 @@ def _counted(
     return out
 
 
-# Open during the window: walked from the open infra roles, and the roles closed since `as_of` (for a past
-# window; the roles closed inside it are candidates already). `+p.board_id` stops
-# the planner from walking every posting of the boards instead; CROSS JOIN keeps SQLite from starting at
-# the market tags (on a big store most postings have one).
+# Open during the window: the open infra roles (their index holds every column read: an open role has no
+# closed_at), and the roles closed since `as_of` (for a past window; those closed inside it are candidates
+# already). `+p.board_id` stops the planner from walking every posting of the boards instead; CROSS JOIN
+# keeps SQLite from starting at the market tags (on a big store most postings have one).
 _DURING = """
     WITH s AS MATERIALIZED (
-        SELECT p.id, p.board_id, p.first_seen, p.closed_at, p.baseline, p.requisition_id FROM posting p
+        SELECT p.id, p.board_id, p.first_seen, NULL AS closed_at, p.baseline, p.requisition_id FROM posting p
         WHERE p.status = 'open' AND p.infra = :yes AND +p.board_id IN :boards AND p.first_seen <= :as_of
         UNION
         SELECT p.id, p.board_id, p.first_seen, p.closed_at, p.baseline, p.requisition_id

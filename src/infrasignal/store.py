@@ -67,9 +67,17 @@ def _add_query_indexes(conn: Connection) -> None:
 
 
 def _add_site_presence(conn: Connection) -> None:
-    """v6: the `site_presence` summary behind `signals` (presence.py), filled from the stored postings."""
+    """v6: the `site_presence` summary behind `signals` (presence.py), filled from the stored postings, and
+    the v5 (status, infra, first_seen) index widened so counting open infra roles never reads a posting."""
     SitePresence.__table__.create(conn)
     refresh_presence(conn)
+    conn.execute(text("DROP INDEX IF EXISTS ix_posting_status_infra_first_seen"))
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_posting_infra_roles "
+            "ON posting (status, infra, first_seen, board_id, baseline, requisition_id)"
+        )
+    )
 
 
 # Ordered schema migrations: MIGRATIONS[i] upgrades a database at version i+1 to version i+2.

@@ -81,7 +81,17 @@ class Posting(SQLModel, table=True):
         Index("ix_posting_status_first_seen", "status", "first_seen"),
         # a board's open postings (304 refresh, closures): without it SQLite may walk every open posting
         Index("ix_posting_board_status", "board_id", "status"),
-        Index("ix_posting_status_infra_first_seen", "status", "infra", "first_seen"),  # `roles --infra`
+        # `roles --infra` (open infra, newest first) and `signals` (the open infra roles to count): covering
+        # for signals, whose reads would otherwise walk each posting's description to reach later columns
+        Index(
+            "ix_posting_infra_roles",
+            "status",
+            "infra",
+            "first_seen",
+            "board_id",
+            "baseline",
+            "requisition_id",
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     board_id: int = Field(foreign_key="board.id", index=True)
@@ -163,8 +173,9 @@ class SitePresence(SQLModel, table=True):
     here before?" then reads a few rows instead of every posting the company ever had (schema v6)."""
 
     __tablename__ = "site_presence"
+    __table_args__ = (Index("ix_site_presence_site", "board_id", "market", "city"),)  # a board's site
     id: int | None = Field(default=None, primary_key=True)
-    board_id: int = Field(foreign_key="board.id", index=True)
+    board_id: int = Field(foreign_key="board.id")
     market: str | None = None
     city: str | None = None
     country: str | None = None

@@ -8,7 +8,6 @@ URL, file or config.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -74,6 +73,8 @@ def _fetch(url: str, config: Path | None) -> tuple[bytes, str]:
     async def get() -> Any:
         async with Engine(settings) as engine:
             return await engine.send(Request(url, robots=True))
+
+    import asyncio  # here, not at the top: every command's start-up would pay for it
 
     try:
         response = asyncio.run(get())
