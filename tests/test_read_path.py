@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from infrasignal.config import BoardConfig, HistoryConfig
 from infrasignal.model import Posting
-from infrasignal.presence import refresh_presence
+from infrasignal.presence import presence_sql, refresh_presence
 from infrasignal.queries import RoleFilter, boards_health, events_between, roles
 from infrasignal.reader import as_time, expand, open_sqlite_reader
 from infrasignal.schema_version import SCHEMA_VERSION
@@ -135,3 +135,19 @@ def test_presence_kept_scrape_by_scrape_equals_a_rebuild(tmp_path: Path) -> None
         refresh_presence(conn)
         assert kept == _presence_rows(conn)
     assert kept  # the scenario has presence to compare
+
+
+def test_per_board_presence_refresh_reads_only_that_boards_postings(tmp_path: Path) -> None:
+    """Each step of the plan of a board's refresh is a search keyed by the board or by its postings' ids:
+    starting at a tag index instead walks every market tag in the store once per board written."""
+    _history(tmp_path)
+    conn = sqlite3.connect(tmp_path / "h.db")
+    select_part = "SELECT" + presence_sql("p.board_id = :board").split("SELECT", 1)[1]
+    plan = [
+        row[3]
+        for row in conn.execute(f"EXPLAIN QUERY PLAN {select_part}", {"board": 1, "yes": True, "no": False})
+    ]
+    reads = [step for step in plan if step.startswith(("SEARCH", "SCAN")) and " USING " in step]
+    assert reads, plan
+    for step in reads:
+        assert "(board_id=?)" in step or "(posting_id=?" in step or "(rowid=?)" in step, plan

@@ -42,16 +42,21 @@ _FILL = """
         FROM (
             SELECT s.board_id, t.value AS market, NULL AS city, NULL AS country, s.discipline, s.infra,
                    s.has_market, s.id, s.first_seen, s.baseline
-            FROM ({relevant}) s JOIN posting_tag t ON t.posting_id = s.id AND t.kind = 'market'
+            FROM ({relevant}) s CROSS JOIN posting_tag t WHERE t.posting_id = s.id AND t.kind = 'market'
             UNION ALL
             SELECT s.board_id, NULL, pl.city, pl.country, s.discipline, s.infra,
                    s.has_market, s.id, s.first_seen, s.baseline
-            FROM ({relevant}) s JOIN posting_place pl
-              ON pl.posting_id = s.id AND pl.city IS NOT NULL AND pl.remote = :no
+            FROM ({relevant}) s CROSS JOIN posting_place pl
+            WHERE pl.posting_id = s.id AND pl.city IS NOT NULL AND pl.remote = :no
         ) x
     ) ranked
     WHERE earliest = 1 OR (baseline = :yes AND earliest_alike = 1)
 """
+
+
+# CROSS JOIN: SQLite then walks the selected postings first and looks their tags and places up. Left to
+# itself it started at the index of every market tag in the store, once per board: a first scrape of N
+# boards then cost O(N^2) (1,000 boards: 718 postings/s instead of 2,600). PostgreSQL plans it as any join.
 
 
 def presence_sql(board_filter: str) -> str:
