@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -141,12 +142,9 @@ def test_per_board_presence_refresh_reads_only_that_boards_postings(tmp_path: Pa
     """Each step of the plan of a board's refresh is a search keyed by the board or by its postings' ids:
     starting at a tag index instead walks every market tag in the store once per board written."""
     _history(tmp_path)
-    conn = sqlite3.connect(tmp_path / "h.db")
-    select_part = "SELECT" + presence_sql("p.board_id = :board").split("SELECT", 1)[1]
-    plan = [
-        row[3]
-        for row in conn.execute(f"EXPLAIN QUERY PLAN {select_part}", {"board": 1, "yes": True, "no": False})
-    ]
+    with closing(sqlite3.connect(tmp_path / "h.db")) as conn:
+        sql = f"EXPLAIN QUERY PLAN {presence_sql('p.board_id = :board')}"
+        plan = [row[3] for row in conn.execute(sql, {"board": 1, "yes": True, "no": False})]
     reads = [step for step in plan if step.startswith(("SEARCH", "SCAN")) and " USING " in step]
     assert reads, plan
     for step in reads:

@@ -18,7 +18,6 @@ import json
 import mimetypes
 import socket
 import struct
-import sys
 import threading
 import time
 from collections import deque
@@ -28,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from support.simulator import QuietHTTPServer
 
 
 @dataclass(frozen=True)
@@ -109,19 +110,6 @@ class Route:
         return all(query.get(k) == v for k, v in (self.query or {}).items())
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hangs up (pool closed, reset, timed out) is normal here; anything else is printed.
-
-        The default prints a traceback to sys.stderr, which a CLI test that captures stderr would read as
-        the command's own output."""
-        if not isinstance(sys.exc_info()[1], OSError):
-            super().handle_error(request, client_address)
-
-
 class BoardServer:
     """ThreadingHTTPServer on 127.0.0.1 (a free port) in a daemon thread; use as a context manager."""
 
@@ -141,7 +129,7 @@ class BoardServer:
 
     def start(self) -> BoardServer:
         handler = type("Handler", (_Handler,), {"server_ref": self})
-        httpd = _QuietServer(("127.0.0.1", 0), handler)
+        httpd = QuietHTTPServer(("127.0.0.1", 0), handler)
         self._httpd = httpd
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True

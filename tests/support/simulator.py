@@ -548,7 +548,10 @@ class _Answer:
     seconds: float = 0.0
 
 
-class _Server(ThreadingHTTPServer):
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A loopback test server: daemon threads, a deep listen backlog, and quiet about clients that hang up
+    (the default prints their traceback to sys.stderr, which a CLI test capturing stderr would read)."""
+
     daemon_threads = True
     block_on_close = False
     request_queue_size = 1024  # a listen backlog for hundreds of concurrent connects (the default is 5)
@@ -569,7 +572,7 @@ class Simulator:
         self._by_key: dict[tuple[str, str], SimBoard] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._servers: list[_Server] = []
+        self._servers: list[QuietHTTPServer] = []
         self._cache: dict[tuple[Any, ...], tuple[bytes, str]] = {}
         self.hits: list[Hit] = []
         self.in_flight = 0
@@ -681,7 +684,7 @@ class Simulator:
     def start(self) -> Simulator:
         for i in range(self.n_hosts):
             handler = type("SimHandler", (_Handler,), {"sim": self, "host_index": i})
-            httpd = _Server(("127.0.0.1", 0), handler)
+            httpd = QuietHTTPServer(("127.0.0.1", 0), handler)
             self._servers.append(httpd)
             threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
