@@ -19,6 +19,7 @@ Only loopback addresses are used; the only timed assertions are server-side Retr
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import random
@@ -96,8 +97,16 @@ def scrape_cli(config: Path, at: str) -> tuple[int, dict[str, dict[str, Any]], s
     return code, summary, err
 
 
-def connect(db: Path) -> sqlite3.Connection:
-    return sqlite3.connect(str(db), timeout=30)
+@contextlib.contextmanager
+def connect(db: Path) -> Iterator[sqlite3.Connection]:
+    """A connection that is closed on leaving the block (sqlite3's own context manager only commits: the
+    crash test polls the database thousands of times, and leaked connections ran this process past the
+    1,024 file descriptors that select() can watch)."""
+    conn = sqlite3.connect(str(db), timeout=30)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def posting_sets(db: Path) -> dict[str, dict[str, tuple[str, str]]]:

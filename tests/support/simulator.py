@@ -1018,6 +1018,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Wait up to `seconds`; True as soon as the client closes the connection (or the server stops)."""
         deadline = time.monotonic() + seconds
         sock = self.connection
+        waiter = select.poll()  # not select.select: it fails on descriptors numbered 1,024 and above
+        waiter.register(sock, select.POLLIN)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -1025,7 +1027,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.sim._stopping.is_set():
                 return True
             try:
-                readable, _, _ = select.select([sock], [], [], min(left, 0.05))
+                readable = waiter.poll(min(left, 0.05) * 1000)
                 if readable and sock.recv(1, socket.MSG_PEEK) == b"":
                     return True
             except (OSError, ValueError):
