@@ -4,6 +4,8 @@ the gazetteer index and its on-disk cache."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -401,12 +403,29 @@ def test_stale_and_corrupt_cache_files_are_rebuilt(
     cache = tmp_path / "cache"
     monkeypatch.setenv("INFRASIGNAL_CACHE_DIR", str(cache))
     cache.mkdir()
-    (cache / "places-0000000000000000.marshal").write_bytes(b"old version")
+    old = cache / "places-0000000000000000.marshal"
+    old.write_bytes(b"old version")
+    unused = time.time() - (gazetteer.STALE_AFTER_DAYS + 1) * 86_400
+    os.utime(old, (unused, unused))
     gazetteer.cache_path().write_bytes(b"\x00garbage")
     _, how = gazetteer.load_index()
     assert how == "built"
     assert [p.name for p in cache.iterdir()] == [gazetteer.cache_path().name]
     assert gazetteer.load_index()[1] == "cache"
+
+
+def test_another_installations_cache_file_in_use_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_dataset: None
+) -> None:
+    # Two virtualenvs sharing ~/.cache/infrasignal have different keys: neither build may delete the
+    # other's file, or each would rebuild the index on every start.
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("INFRASIGNAL_CACHE_DIR", str(cache))
+    cache.mkdir()
+    other = cache / "places-1111111111111111.marshal"
+    other.write_bytes(b"another installation's index")
+    assert gazetteer.load_index()[1] == "built"
+    assert sorted(p.name for p in cache.iterdir()) == sorted([other.name, gazetteer.cache_path().name])
 
 
 def test_unwritable_cache_dir_still_works(

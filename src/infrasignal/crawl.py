@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import operator
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from infrasignal.fetch import Engine, FetchError, Response, Validators
 from infrasignal.model import Page, ParseError, Posting, Request
@@ -62,6 +63,23 @@ class BoardFetch:
     @property
     def ok(self) -> bool:
         return self.status != "failed"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Crawl results go to the store's writer process pickled; postings travel as tuples of their
+        # fields, which pickle several times faster than slots objects one by one.
+        state = tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "postings")
+        return (_rebuild, (state, [_posting_values(p) for p in self.postings]))
+
+
+_POSTING_FIELDS = tuple(f.name for f in dataclasses.fields(Posting))
+_posting_values = operator.attrgetter(*_POSTING_FIELDS)
+
+
+def _rebuild(state: tuple[Any, ...], postings: list[tuple[Any, ...]]) -> BoardFetch:
+    names = [f.name for f in dataclasses.fields(BoardFetch) if f.name != "postings"]
+    result = BoardFetch(**dict(zip(names, state, strict=True)))
+    result.postings = [Posting(*values) for values in postings]
+    return result
 
 
 class _BoardFailed(Exception):

@@ -14,6 +14,7 @@ max_retry_after, max_bytes, user_agent, robots.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import random
 import time
@@ -30,6 +31,7 @@ from infrasignal.model import Request
 
 RETRY_STATUSES = frozenset({429, 500, 501, 502, 503, 504})
 _MAX_MESSAGE = 200
+_DISCARD_MAX = 64 * 1024  # error bodies up to this size are read so that the connection can be reused
 
 
 class FetchError(Exception):
@@ -180,6 +182,9 @@ class Engine:
         etag = resp.headers.get("ETag")
         last_modified = resp.headers.get("Last-Modified")
         if status == 304 and validators is not None:
+            # A 304 has no body, but the connection goes back to the pool only once the response is read
+            # to its end: closed unread, it is dropped and the next request opens a new one.
+            await self._read_capped(resp, url)
             return Response(
                 status=status,
                 content=b"",
@@ -189,6 +194,8 @@ class Engine:
                 etag=etag or validators.etag,
                 last_modified=last_modified or validators.last_modified,
             )
+        if not 200 <= status < 300:
+            await _discard(resp)
         if status in RETRY_STATUSES:
             raise _Retry(f"HTTP {status} from {url}", "", status, self._retry_after(resp, url))
         if not 200 <= status < 300:
@@ -284,6 +291,22 @@ class Engine:
             return Protego.parse(response.content.decode("utf-8", "replace"))
         except Exception as exc:  # a hostile robots.txt must not crash a run; treat it as unreadable
             return f"unparsable: {_one_line(exc)}"
+
+
+async def _discard(resp: httpx.Response) -> None:
+    """Read and drop a small error body (up to _DISCARD_MAX bytes, for at most a second): the connection
+    then goes back to the pool, instead of being closed with the body unread, which resets it under the
+    server."""
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > _DISCARD_MAX:
+        return
+    size = 0
+    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+        async with asyncio.timeout(1.0):
+            async for chunk in resp.aiter_raw():
+                size += len(chunk)
+                if size > _DISCARD_MAX:
+                    return
 
 
 def host_key(url: httpx.URL) -> str:

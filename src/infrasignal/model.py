@@ -19,6 +19,11 @@ class Place:
     country: str | None = None  # ISO 3166-1 alpha-2 when known
     remote: bool = False
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Unpickled by calling the class: the default for frozen slots dataclasses looks the fields up again
+        # for every object, and parsed boards go to the store's writer process pickled.
+        return (Place, (self.city, self.region, self.country, self.remote))
+
 
 @dataclass(slots=True)
 class Posting:
@@ -57,11 +62,9 @@ class Posting:
 
     def content_hash(self) -> str:
         """Hash of the fields whose change makes a new version (title, locations, department, description)."""
-        h = hashlib.sha256()
-        for part in (self.title, self.location, self.department, self.description):
-            h.update(part.encode("utf-8", "surrogatepass"))
-            h.update(b"\x1f")
-        return h.hexdigest()[:16]
+        # Each part followed by \x1f, hashed as one string (the same bytes as hashing them one by one).
+        text = "\x1f".join((self.title, self.location, self.department, self.description)) + "\x1f"
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -72,6 +75,13 @@ def clean_text(value: str, keep_newlines: bool = False) -> str:
     """`value` without lone surrogates, control and bidi-override characters (newlines kept on request)."""
     if not value:
         return value
+    # Printable text has no control, format (bidi, zero-width) or surrogate characters, so nothing to
+    # remove: skip the regular expression (most board text).
+    if keep_newlines:
+        if value.replace("\n", " ").isprintable():
+            return value
+    elif value.isprintable():
+        return " ".join(value.split())
     if not value.isascii():
         value = value.encode("utf-8", "replace").decode("utf-8")
     if keep_newlines:

@@ -1,20 +1,31 @@
 """One scrape round: fetch every configured board concurrently, classify what is new or changed, and write
 each board's result in its own transaction. The CLI, the daemon and the demo all call `scrape`.
 
+Fetching and parsing run on this process's event loop. Classifying and writing run either here (one board
+at a time, in a thread) or, for rounds of PROCESS_WRITER_MIN_BOARDS boards or more on a machine with two
+cores or more, in a worker process (`writer.py`), so that the two halves of the work overlap on two cores.
+Boards go to the worker from the first one that has postings to write (a round of unchanged boards is all
+written here); while it lags, this process takes over part of its work (READ_AHEAD_BACKLOG). `writer=` (or the
+INFRASIGNAL_WRITER environment variable) forces "inline" or "process".
+
 Reads [fetch] (engine limits), [history] (closure thresholds) and [classify] (user rule files).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import gc
+import os
+import pickle
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from sqlalchemy import Engine as DbEngine
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from infrasignal import distributed
 from infrasignal.config import BoardConfig, Config, ConfigError
@@ -22,8 +33,17 @@ from infrasignal.model import Posting as ParsedPosting
 from infrasignal.sources import get_source
 from infrasignal.store import FetchSummary, record_fetch, sync_boards, utc_naive
 from infrasignal.tables import Board, Posting
+from infrasignal.writer import ProcessWriter
 
 ProgressFn = Callable[[str, str], None]  # (board label, event: "start" | "done" | "failed")
+WriterMode = Literal["inline", "process"]
+
+# A worker process costs a start-up (imports, classifier) that pays off only over enough boards.
+PROCESS_WRITER_MIN_BOARDS = 50
+# With a worker process: while this many boards or more wait for it, the worker (classification and SQL)
+# is the slower half, and this process reads the descriptions of the next boards' new and changed postings
+# for it (the costly part of classifying). It stops when the backlog shrinks, so the halves balance.
+READ_AHEAD_BACKLOG = 8
 
 
 def select_boards(config: Config, names: list[str] | None) -> list[BoardConfig]:
@@ -51,14 +71,20 @@ def user_classifier(config: Config) -> Any:
         raise ConfigError(f"[classify]: {exc}") from None
 
 
-def make_classifier(config: Config) -> Callable[[ParsedPosting], Any]:
-    """The classifier as a function of a parsed posting, with the user's rule files applied."""
+def make_classifier(config: Config) -> Callable[..., Any]:
+    """The classifier as a function of a parsed posting (and optionally the reading of its description,
+    made already), with the user's rule files applied."""
     clf = user_classifier(config)
 
-    def classify(p: ParsedPosting) -> Any:
-        return clf.classify(p.title, p.department, p.locations, p.description, p.places)
+    def classify(p: ParsedPosting, reading: Any = None) -> Any:
+        return clf.classify(p.title, p.department, p.locations, p.description, p.places, reading)
 
     return classify
+
+
+def make_reader(config: Config) -> Callable[[str], Any]:
+    """The classifier's description reader (`Classifier.read`), with the user's rule files applied."""
+    return user_classifier(config).read
 
 
 async def scrape_async(
@@ -68,12 +94,34 @@ async def scrape_async(
     at: datetime,
     progress: ProgressFn | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    writer: WriterMode | None = None,
 ) -> list[FetchSummary]:
     from infrasignal.crawl import crawl_board
     from infrasignal.fetch import Engine, Validators
 
     ids = sync_boards(db, boards, at)
-    classify = make_classifier(config)
+    mode = writer or writer_mode(len(boards))
+    if db.url.get_backend_name() == "sqlite" and db.url.database in (None, "", ":memory:"):
+        mode = "inline"  # another process would open a database of its own
+    process_writer: ProcessWriter | None = None
+    if mode == "process":  # the worker builds its own classifier
+        url = db.url.render_as_string(hide_password=False)
+        # A classifier that cannot go to another process (a stand-in a test made) keeps the writes here.
+        with contextlib.suppress(pickle.PicklingError, AttributeError, TypeError):
+            process_writer = ProcessWriter(url, config, _record, make_classifier)
+            process_writer.start()  # its start-up overlaps the first fetches
+    # Inline, the classifier is built before any fetch (a bad rule file fails at once). With a worker, the
+    # boards written here have no postings: nothing to classify.
+    classify = make_classifier(config) if process_writer is None else None
+    read: Callable[[str], Any] | None = None
+
+    def reader() -> Callable[[str], Any]:
+        """This process's description reader (process mode), built on first use."""
+        nonlocal read
+        if read is None:
+            read = make_reader(config)
+        return read
+
     write_lock = asyncio.Lock()  # one writer at a time; SQLite serialises writes anyway
     # Boards between "crawl started" and "written": bounded, so parsed boards never pile up in memory
     # waiting for the writer (the engine's limits alone bound only the requests in flight).
@@ -84,44 +132,85 @@ async def scrape_async(
 
         async def one(board: BoardConfig, fetched_round: int | None = None) -> None:
             board_id = ids[board.label]
+            source = get_source(board.ats)
             async with in_pipeline:
-                validators, known, body_hash = await asyncio.to_thread(_board_context, db, board_id)
+                # The list-entry hashes serve detail fetches only: read for the sources that make them.
+                details = fetches_details(source)
+                validators, known, body_hash = await asyncio.to_thread(_board_context, db, board_id, details)
                 if progress:
                     progress(board.label, "start")
                 result = await crawl_board(
                     engine,
-                    get_source(board.ats),
+                    source,
                     board,
                     validators=Validators(*validators) if validators else None,
                     known_hashes=known,
                     previous_body_hash=body_hash,
                 )
-                async with write_lock:
-                    summary = await asyncio.to_thread(
-                        _record, db, board_id, result, config, at, classify, fetched_round
-                    )
+                # Until a board brings postings to classify and write, boards are written here: a round of
+                # unchanged boards (304s) never waits for the worker.
+                if process_writer is not None and (process_writer.used or result.postings):
+                    readings = None
+                    if process_writer.backlog >= READ_AHEAD_BACKLOG and result.postings:
+                        if not details:  # not read before the crawl
+                            known = (await asyncio.to_thread(_board_context, db, board_id))[1]
+                        readings = _read_changed(reader(), result, known)
+                    summary = await process_writer.record(board_id, result, at, fetched_round, readings)
+                else:
+                    async with write_lock:
+                        summary = await asyncio.to_thread(
+                            _record, db, board_id, result, config, at, classify, fetched_round
+                        )
             summaries[board.label] = summary
             if progress:
                 progress(board.label, "failed" if summary.status == "failed" else "done")
 
-        if distributed.shares_work(db):
-            # PostgreSQL: scrape processes on any number of hosts share the round; each board is claimed
-            # by one of them, and the boards others recorded are left out of this process's summaries.
-            jobs = [(ids[b.label], b) for b in boards]
-            await distributed.run_round(
-                db,
-                jobs,
-                one,
-                config.fetch.concurrency,
-                group=distributed.api_host,
-                per_group=config.fetch.per_host,
-            )
-        else:
-            await asyncio.gather(*(one(b) for b in boards))
+        try:
+            if distributed.shares_work(db):
+                # PostgreSQL: scrape processes on any number of hosts share the round; each board is
+                # claimed by one of them, and the boards others recorded are left out of this process's
+                # summaries.
+                jobs = [(ids[b.label], b) for b in boards]
+                await distributed.run_round(
+                    db,
+                    jobs,
+                    one,
+                    config.fetch.concurrency,
+                    group=distributed.api_host,
+                    per_group=config.fetch.per_host,
+                )
+            else:
+                await asyncio.gather(*(one(b) for b in boards))
+        except BaseException:
+            if process_writer is not None:
+                await process_writer.close(cancel=True)
+            raise
+        if process_writer is not None:
+            await process_writer.close()
     if db.dialect.name == "sqlite":
         with db.connect() as conn:  # keep the query planner's statistics fresh (cheap when nothing changed)
             conn.exec_driver_sql("PRAGMA optimize")
     return [summaries[b.label] for b in boards if b.label in summaries]
+
+
+def _read_changed(read: Callable[[str], Any], result: Any, known: dict[str, str]) -> dict[str, Any]:
+    """Readings of the descriptions of the postings whose list entry is new or changed since the last
+    fetch (the ones the store will classify), by external id."""
+    hashes = result.list_hashes
+    return {
+        p.external_id: read(p.description)
+        for p in result.postings
+        if known.get(p.external_id) != hashes.get(p.external_id)
+    }
+
+
+def writer_mode(n_boards: int) -> WriterMode:
+    """Where a round of `n_boards` boards is classified and written (see the module docstring)."""
+    forced = os.environ.get("INFRASIGNAL_WRITER", "").strip().lower()
+    if forced in ("inline", "process"):
+        return "inline" if forced == "inline" else "process"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return "process" if n_boards >= PROCESS_WRITER_MIN_BOARDS and cores >= 2 else "inline"
 
 
 def _record(
@@ -130,7 +219,7 @@ def _record(
     result: Any,
     config: Config,
     at: datetime,
-    classify: Callable[[ParsedPosting], Any],
+    classify: Callable[[ParsedPosting], Any] | None,
     fetched_round: int | None,
 ) -> FetchSummary:
     """Write one board; if the write itself fails (a database error on this board's data), record the board
@@ -143,26 +232,31 @@ def _record(
         return record_fetch(db, board_id, failed, config.history, at, None, fetched_round)
 
 
+# Read before each board's crawl; built once (building a statement costs more than running it).
+_BOARD_STATE = select(Board.etag, Board.last_modified, Board.suspect_since, Board.body_hash).where(
+    Board.id == bindparam("board_id")
+)
+_LIST_HASHES = select(Posting.external_id, Posting.list_hash).where(
+    Posting.board_id == bindparam("board_id"), Posting.list_hash.is_not(None)
+)
+
+
+def fetches_details(source: Any) -> bool:
+    """Whether a source fetches details for some postings (it overrides `Source.detail_request`)."""
+    from infrasignal.sources.base import Source
+
+    return type(source).detail_request is not Source.detail_request
+
+
 def _board_context(
-    db: DbEngine, board_id: int
+    db: DbEngine, board_id: int, hashes: bool = True
 ) -> tuple[tuple[str | None, str | None] | None, dict[str, str], str | None]:
     """What the last fetch left for this one: validators and the last body hash (both withheld while the
-    board is in quarantine: an unchanged answer must not confirm a suspect drop), and the list-entry
-    hashes of its postings (details are fetched only for new or changed entries)."""
+    board is in quarantine: an unchanged answer must not confirm a suspect drop), and, with `hashes`, the
+    list-entry hashes of its postings (details are fetched only for new or changed entries)."""
     with db.connect() as conn:
-        b = conn.execute(
-            select(Board.etag, Board.last_modified, Board.suspect_since, Board.body_hash).where(
-                Board.id == board_id
-            )
-        ).one()
-        known = {
-            r[0]: r[1]
-            for r in conn.execute(
-                select(Posting.external_id, Posting.list_hash).where(
-                    Posting.board_id == board_id, Posting.list_hash.is_not(None)
-                )
-            )
-        }
+        b = conn.execute(_BOARD_STATE, {"board_id": board_id}).one()
+        known = {r[0]: r[1] for r in conn.execute(_LIST_HASHES, {"board_id": board_id})} if hashes else {}
     # body_hash is kept only for single-page boards: a 304 on page 1 of a paged board says nothing about
     # the later pages, so validators are sent only when the last fetch was a single page.
     if b.suspect_since is not None or b.body_hash is None:
@@ -178,6 +272,26 @@ def scrape(
     at: datetime,
     progress: ProgressFn | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    writer: WriterMode | None = None,
 ) -> list[FetchSummary]:
     """Synchronous entry point for the CLI and the scheduler."""
-    return asyncio.run(scrape_async(config, db, boards, utc_naive(at), progress, transport))
+    with quiet_gc():
+        return asyncio.run(scrape_async(config, db, boards, utc_naive(at), progress, transport, writer))
+
+
+@contextlib.contextmanager
+def quiet_gc() -> Iterator[None]:
+    """Fewer garbage-collector passes for the length of a round: what is alive before it (modules, tables,
+    config) is frozen out of the full passes, and the young generation is collected every 50,000
+    allocations rather than 700. A round allocates millions of objects that die within a board (reference
+    counting frees them); with the defaults the collector kept walking a board's postings while they were
+    still in use (a tenth of the CPU of a 1,000-board round)."""
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()

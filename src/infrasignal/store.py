@@ -13,13 +13,15 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, event, insert, inspect, select, text, update
+from sqlalchemy import Engine, bindparam, delete, event, func, insert, inspect, select, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import SQLModel, create_engine
 
+from infrasignal.bulkwrite import insert_rows, update_rows
 from infrasignal.config import BoardConfig, HistoryConfig
 from infrasignal.model import Posting as ParsedPosting
 from infrasignal.presence import refresh_presence
@@ -223,16 +225,22 @@ def sync_boards(engine: Engine, boards: Iterable[BoardConfig], now: datetime | N
                 select(Board.id, Board.name, Board.company, Board.ats, Board.token, Board.url)
             )
         }
+        new: list[tuple[Any, ...]] = []
         for b in boards:
             values = {"company": b.company, "ats": b.ats, "token": b.token, "url": b.url}
             row = existing.get(b.label)
             if row is None:
-                res = conn.execute(insert(Board).values(name=b.label, created_at=now, **values))
-                ids[b.label] = int(res.inserted_primary_key[0])
+                new.append((b.label, now, *values.values()))
             else:
                 if values != {k: getattr(row, k) for k in values}:  # unchanged rows are not rewritten
                     conn.execute(update(Board).where(Board.id == row.id).values(**values))
                 ids[b.label] = int(row.id)
+        if new:  # one batch (a first scrape of a big watchlist adds them all)
+            insert_rows(conn, Board.__table__, ("name", "created_at", "company", "ats", "token", "url"), new)
+            added = {label for label, *_ in new}
+            ids.update(
+                {r.name: int(r.id) for r in conn.execute(select(Board.id, Board.name)) if r.name in added}
+            )
     return ids
 
 
@@ -271,18 +279,12 @@ def record_fetch(
     the same transaction as its results."""
     at = utc_naive(at)
     with engine.begin() as conn:
-        board = conn.execute(select(Board).where(Board.id == board_id)).one()
+        board = conn.execute(_BOARD_ROW, {"board_id": board_id}).one()
         state = BoardState(board.baseline_at, board.suspect_since, board.suspect_reason)
-        stored = _stored_postings(conn, board_id)
-        if result.status == "failed":
-            plan = plan_fetch(stored, None, False, state, rules, at)
-        elif result.status == "not_modified":
-            # A 304, or a body byte for byte the same as last time: nothing to parse, nothing changed.
-            rule = "not_modified" if result.http_status == 304 else "unchanged"
-            plan = Plan(rule=rule, suspect_since=state.suspect_since, suspect_reason=state.suspect_reason)
-        else:
+        if result.status == "ok":
+            found = len(result.postings)
             plan = plan_fetch(
-                stored,
+                _stored_postings(conn, board_id),
                 result.postings,
                 result.complete,
                 state,
@@ -290,20 +292,24 @@ def record_fetch(
                 at,
                 getattr(result, "list_hashes", None),
             )
+        else:  # nothing listed: the stored postings stay as they are, only their number is reported
+            found = conn.execute(_OPEN_COUNT, {"board_id": board_id}).scalar_one()
+            if result.status == "failed":
+                plan = plan_fetch({}, None, False, state, rules, at)
+            else:
+                # A 304, or a body byte for byte the same as last time: nothing to parse, nothing changed.
+                rule = "not_modified" if result.http_status == 304 else "unchanged"
+                plan = Plan(rule=rule, suspect_since=state.suspect_since, suspect_reason=state.suspect_reason)
         _apply_plan(conn, board_id, plan, at, classify, getattr(result, "list_hashes", {}) or {})
         if _touched(plan):  # postings added or re-tagged: where this board has hired may have changed
             refresh_presence(conn, board_id)
         if result.status == "not_modified":
-            conn.execute(
-                update(Posting)
-                .where(Posting.board_id == board_id, Posting.status == "open")
-                .values(last_seen=at)
-            )
+            conn.execute(_SEEN_OPEN, {"of_board": board_id, "seen_at": at})
         summary = FetchSummary(
             board=board.name,
             status=result.status,
             rule=plan.rule,
-            found=len(result.postings) if result.status == "ok" else _open_count(stored),
+            found=found,
             new=0 if plan.baseline else len(plan.new),
             changed=len(plan.changed),
             closed=len(plan.close) + len(plan.close_now),
@@ -312,26 +318,25 @@ def record_fetch(
             duration=result.duration,
             baseline=plan.baseline,
         )
-        conn.execute(
-            insert(Fetch).values(
-                board_id=board_id,
-                at=at,
-                status=result.status,
-                rule=plan.rule,
-                http_status=result.http_status,
-                error=result.error,
-                found=summary.found,
-                new=summary.new,
-                changed=summary.changed,
-                closed=summary.closed,
-                reopened=summary.reopened,
-                pages=result.pages,
-                requests=result.requests,
-                duration=result.duration,
-                complete=result.complete,
-                etag=result.etag,
-            )
-        )
+        fetch_row = {
+            "board_id": board_id,
+            "at": at,
+            "status": result.status,
+            "rule": plan.rule,
+            "http_status": result.http_status,
+            "error": result.error,
+            "found": summary.found,
+            "new": summary.new,
+            "changed": summary.changed,
+            "closed": summary.closed,
+            "reopened": summary.reopened,
+            "pages": result.pages,
+            "requests": result.requests,
+            "duration": result.duration,
+            "complete": result.complete,
+            "etag": result.etag,
+        }
+        insert_rows(conn, Fetch.__table__, tuple(fetch_row), [tuple(fetch_row.values())])
         board_values: dict[str, Any] = {
             "suspect_since": plan.suspect_since,
             "suspect_reason": plan.suspect_reason,
@@ -350,46 +355,84 @@ def record_fetch(
                 board_values["baseline_at"] = at
         if fetched_round is not None:
             board_values["fetched_round"] = fetched_round
-        conn.execute(update(Board).where(Board.id == board_id).values(**board_values))
+        update_rows(conn, Board.__table__, "id", tuple(board_values), [(*board_values.values(), board_id)])
     return summary
 
 
-def _open_count(stored: dict[str, StoredPosting]) -> int:
-    return sum(1 for s in stored.values() if s.status == "open")
+# The statements every board's write runs, built once (building a statement costs more than SQLite
+# running it).
+_BOARD_ROW = select(Board).where(Board.id == bindparam("board_id"))
+_STORED = select(
+    Posting.external_id,
+    Posting.status,
+    Posting.title,
+    Posting.location,
+    Posting.department,
+    Posting.description_hash,
+    Posting.list_hash,
+    Posting.last_seen,
+).where(Posting.board_id == bindparam("board_id"))
+_IDS = select(Posting.external_id, Posting.id).where(Posting.board_id == bindparam("board_id"))
+_OPEN_COUNT = (
+    select(func.count())
+    .select_from(Posting)
+    .where(Posting.board_id == bindparam("board_id"), Posting.status == "open")
+)
+_SEEN_OPEN = (  # bind names other than column names: Core reserves those in an UPDATE
+    update(Posting)
+    .where(Posting.board_id == bindparam("of_board"), Posting.status == "open")
+    .values(last_seen=bindparam("seen_at"))
+)
 
 
 def _stored_postings(conn: Connection, board_id: int) -> dict[str, StoredPosting]:
-    rows = conn.execute(
-        select(
-            Posting.external_id,
-            Posting.status,
-            Posting.title,
-            Posting.location,
-            Posting.department,
-            Posting.description_hash,
-            Posting.list_hash,
-            Posting.last_seen,
-        ).where(Posting.board_id == board_id)
-    )
-    return {r[0]: StoredPosting(*r) for r in rows}
+    return {r[0]: StoredPosting(*r) for r in conn.execute(_STORED, {"board_id": board_id})}
 
 
-def _posting_values(p: ParsedPosting, list_hashes: dict[str, str]) -> dict[str, Any]:
-    return {
+# The posting columns a fetch writes for a new or changed posting, in the order of `_posting_values`.
+_POSTING_VALUES = (
+    "list_hash",
+    "title",
+    "department",
+    "team",
+    "url",
+    "location",
+    "description",
+    "content_hash",
+    "description_hash",
+    "requisition_id",
+    "remote",
+    "posted_at",
+    "infra",
+    "unresolved_locations",
+    "classified_hash",
+)
+_NEW_POSTING = ("board_id", "external_id", "first_seen", "last_seen", "status", "baseline", *_POSTING_VALUES)
+_REVIVED_POSTING = ("last_seen", "status", "closed_at", *_POSTING_VALUES)
+_VERSION = ("posting_id", "at", "changed", "title", "department", "location", "description_hash")
+_EVENT = ("posting_id", "board_id", "at", "kind", "detail")
+
+
+def _posting_values(
+    p: ParsedPosting, list_hashes: dict[str, str], hashes: tuple[str, str], c: Any
+) -> tuple[Any, ...]:
+    """The values of _POSTING_VALUES; `c` the posting's classification (None: not classified)."""
+    return (
         # Remember the list entry's hash only once its detail is merged, so a failed detail is retried.
-        "list_hash": None if p.needs_detail else list_hashes.get(p.external_id),
-        "title": p.title,
-        "department": p.department,
-        "team": p.team,
-        "url": p.url,
-        "location": p.location,
-        "description": p.description,
-        "content_hash": p.content_hash(),
-        "description_hash": description_hash(p.description),
-        "requisition_id": p.requisition_id,
-        "remote": p.remote,
-        "posted_at": utc_naive(p.posted_at) if p.posted_at else None,
-    }
+        None if p.needs_detail else list_hashes.get(p.external_id),
+        p.title,
+        p.department,
+        p.team,
+        p.url,
+        p.location,
+        p.description,
+        hashes[0],
+        hashes[1],
+        p.requisition_id,
+        p.remote,
+        utc_naive(p.posted_at) if p.posted_at else None,
+        *_tag_flags(hashes[0], c),
+    )
 
 
 def _apply_plan(
@@ -402,61 +445,56 @@ def _apply_plan(
 ) -> None:
     """Write a plan with a handful of batched statements (not a few per posting: a baseline of thousands of
     postings, or PostgreSQL's round trips, would otherwise dominate a scrape)."""
-    ids = {
-        r[0]: r[1]
-        for r in conn.execute(select(Posting.external_id, Posting.id).where(Posting.board_id == board_id))
-    }
-    tags = {id(p): classify(p) for p in _touched(plan)} if classify is not None else {}
-    versions: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    classified: list[tuple[int, ParsedPosting, Any]] = []
+    touched = _touched(plan)
+    if not (touched or plan.unchanged or plan.close or plan.close_now):
+        return  # nothing listed changes (a 304, a failed fetch, an empty board that stays empty)
+    tags = {id(p): classify(p) for p in touched} if classify is not None else {}
+    # (content hash, description hash) of each posting written, computed once
+    hashes = {id(p): (p.content_hash(), description_hash(p.description)) for p in touched}
+    versions: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    classified: list[tuple[int, Any]] = []
 
-    if plan.new:
-        rows = [
-            {
-                "board_id": board_id,
-                "external_id": p.external_id,
-                "first_seen": at,
-                "last_seen": at,
-                "status": "open",
-                "baseline": plan.baseline,
-                **_posting_values(p, list_hashes),
-                **_tag_flags(p, tags.get(id(p))),
-            }
-            for p in plan.new
-        ]
-        inserted = conn.execute(
-            insert(Posting).returning(Posting.id, Posting.external_id, sort_by_parameter_order=True), rows
-        ).all()
-        new_kind = "baseline" if plan.baseline else "new"
-        for (pid, _), p in zip(inserted, plan.new, strict=True):
-            versions.append(_version_row(pid, at, ["created"], p))
-            events.append(_event_row(pid, board_id, at, new_kind))
-            classified.append((pid, p, tags.get(id(p))))
+    new = [
+        (
+            board_id,
+            p.external_id,
+            at,
+            at,
+            "open",
+            plan.baseline,
+            *_posting_values(p, list_hashes, hashes[id(p)], tags.get(id(p))),
+        )
+        for p in plan.new
+    ]
+    insert_rows(conn, Posting.__table__, _NEW_POSTING, new)
+    # Ids are read after the insert (one indexed query for old and new postings alike) rather than
+    # returned by it: SQLite cannot promise RETURNING rows in parameter order, so SQLAlchemy would then
+    # insert row by row.
+    ids = {r[0]: r[1] for r in conn.execute(_IDS, {"board_id": board_id})}
+    new_kind = "baseline" if plan.baseline else "new"
+    for p in plan.new:
+        pid = ids[p.external_id]
+        versions.append((pid, at, "created", p.title, p.department, p.location, hashes[id(p)][1]))
+        events.append((pid, board_id, at, new_kind, ""))
+        classified.append((pid, tags.get(id(p))))
 
-    updates: list[dict[str, Any]] = []
+    updates: list[tuple[Any, ...]] = []
     for kind, items in (("changed", plan.changed), ("reopened", plan.reopened)):
         for p, fields in items:
             pid = ids[p.external_id]
-            row = {**_posting_values(p, list_hashes), **_tag_flags(p, tags.get(id(p)))}
-            updates.append({"pid": pid, **{f"v_{k}": v for k, v in row.items()}})
+            values = _posting_values(p, list_hashes, hashes[id(p)], tags.get(id(p)))
+            updates.append((at, "open", None, *values, pid))
             if fields or kind == "changed":
-                versions.append(_version_row(pid, at, fields, p))
-            events.append(_event_row(pid, board_id, at, kind, ",".join(fields)))
-            classified.append((pid, p, tags.get(id(p))))
-    if updates:
-        columns = [k.removeprefix("v_") for k in updates[0] if k != "pid"]
-        conn.execute(
-            update(Posting)
-            .where(Posting.id == bindparam("pid"))
-            .values(last_seen=at, status="open", closed_at=None, **{c: bindparam(f"v_{c}") for c in columns}),
-            updates,
-        )
-    if plan.unchanged:
-        conn.execute(
-            update(Posting).where(Posting.id == bindparam("pid")).values(last_seen=at),
-            [{"pid": ids[p.external_id]} for p in plan.unchanged],
-        )
+                versions.append(
+                    (pid, at, ",".join(fields), p.title, p.department, p.location, hashes[id(p)][1])
+                )
+            events.append((pid, board_id, at, kind, ",".join(fields)))
+            classified.append((pid, tags.get(id(p))))
+    update_rows(conn, Posting.__table__, "id", _REVIVED_POSTING, updates)
+    update_rows(
+        conn, Posting.__table__, "id", ("last_seen",), [(at, ids[p.external_id]) for p in plan.unchanged]
+    )
     for external_ids, closed_at in ((plan.close, utc_naive(plan.closed_at or at)), (plan.close_now, at)):
         if not external_ids:
             continue
@@ -465,11 +503,9 @@ def _apply_plan(
             conn.execute(
                 update(Posting).where(Posting.id.in_(chunk)).values(status="closed", closed_at=closed_at)
             )
-        events += [_event_row(pid, board_id, closed_at, "closed") for pid in close_ids]
-    if versions:
-        conn.execute(insert(PostingVersion), versions)
-    if events:
-        conn.execute(insert(Event), events)
+        events += [(pid, board_id, closed_at, "closed", "") for pid in close_ids]
+    insert_rows(conn, PostingVersion.__table__, _VERSION, versions)
+    insert_rows(conn, Event.__table__, _EVENT, events)
     if classify is not None and classified:
         _write_tags(conn, classified, replace=bool(updates))
 
@@ -478,31 +514,12 @@ def _touched(plan: Plan) -> list[ParsedPosting]:
     return plan.new + [p for p, _ in plan.changed] + [p for p, _ in plan.reopened]
 
 
-def _tag_flags(posting: ParsedPosting, c: Any) -> dict[str, Any]:
-    """The posting columns the classifier sets."""
+def _tag_flags(content_hash: str, c: Any) -> tuple[bool, bool, str | None]:
+    """The posting columns the classifier sets (infra, unresolved_locations, classified_hash); without a
+    classification, their defaults."""
     if c is None:
-        return {}
-    return {
-        "infra": bool(c.infra),
-        "unresolved_locations": bool(c.unresolved_locations),
-        "classified_hash": posting.content_hash(),
-    }
-
-
-def _version_row(pid: int, at: datetime, fields: list[str], p: ParsedPosting) -> dict[str, Any]:
-    return {
-        "posting_id": pid,
-        "at": at,
-        "changed": ",".join(fields),
-        "title": p.title,
-        "department": p.department,
-        "location": p.location,
-        "description_hash": description_hash(p.description),
-    }
-
-
-def _event_row(pid: int, board_id: int, at: datetime, kind: str, detail: str = "") -> dict[str, Any]:
-    return {"posting_id": pid, "board_id": board_id, "at": at, "kind": kind, "detail": detail}
+        return (False, False, None)
+    return (bool(c.infra), bool(c.unresolved_locations), content_hash)
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
@@ -512,49 +529,39 @@ def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
 
 def write_classification(conn: Connection, pid: int, posting: ParsedPosting, c: Any) -> None:
     """Replace a posting's places and tags with classifier output (an infrasignal.classify.Classification)."""
-    _write_tags(conn, [(pid, posting, c)], replace=True)
+    _write_tags(conn, [(pid, c)], replace=True)
     if c is not None:
-        conn.execute(update(Posting).where(Posting.id == pid).values(**_tag_flags(posting, c)))
+        flags = dict(zip(_POSTING_VALUES[-3:], _tag_flags(posting.content_hash(), c), strict=True))
+        conn.execute(update(Posting).where(Posting.id == pid).values(**flags))
 
 
-def _write_tags(conn: Connection, items: list[tuple[int, ParsedPosting, Any]], replace: bool) -> None:
-    """Places and tags of several postings in two inserts (after deleting their old rows if `replace`)."""
+def _write_tags(conn: Connection, items: list[tuple[int, Any]], replace: bool) -> None:
+    """Places and tags of several postings (id, classification or None) in two inserts, after deleting their
+    old rows if `replace`."""
     if replace:
-        for chunk in _chunks([pid for pid, _, _ in items], 500):
+        for chunk in _chunks([pid for pid, _ in items], 500):
             conn.execute(delete(PostingPlace).where(PostingPlace.posting_id.in_(chunk)))
             conn.execute(delete(PostingTag).where(PostingTag.posting_id.in_(chunk)))
-    places: list[dict[str, Any]] = []
-    tags: list[dict[str, Any]] = []
-    for pid, _, c in items:
+    places: list[tuple[Any, ...]] = []
+    tags: list[tuple[Any, ...]] = []
+    for pid, c in items:
         if c is None:
             continue
-        places += [
-            {
-                "posting_id": pid,
-                "city": pl.city,
-                "region": pl.region,
-                "country": pl.country,
-                "remote": pl.remote,
-            }
-            for pl in c.places
-        ]
-        evidence: dict[str, list[str]] = {}
-        for ev in getattr(c, "evidence", []):
-            evidence.setdefault(ev.tag, []).append(f"{ev.field}:{ev.text}")
-        tags += [
-            {"posting_id": pid, "kind": "discipline", "value": d, "evidence": _ev(evidence, d)}
-            for d in c.disciplines
-        ]
-        tags += [{"posting_id": pid, "kind": "market", "value": m, "evidence": ""} for m in c.markets]
-        tags += [
-            {"posting_id": pid, "kind": "covered_market", "value": m, "evidence": ""}
-            for m in c.covered_markets
-        ]
-    if places:
-        conn.execute(insert(PostingPlace), places)
-    if tags:
-        conn.execute(insert(PostingTag), tags)
+        places += [(pid, pl.city, pl.region, pl.country, pl.remote) for pl in c.places]
+        if c.disciplines:
+            evidence: dict[str, list[str]] = {}
+            for ev in getattr(c, "evidence", []):
+                evidence.setdefault(ev.tag, []).append(f"{ev.field}:{ev.text}")
+            tags += [
+                (pid, "discipline", d, _evidence_json(tuple(evidence.get(d, ())[:5]))) for d in c.disciplines
+            ]
+        tags += [(pid, "market", m, "") for m in c.markets]
+        tags += [(pid, "covered_market", m, "") for m in c.covered_markets]
+    insert_rows(conn, PostingPlace.__table__, ("posting_id", "city", "region", "country", "remote"), places)
+    insert_rows(conn, PostingTag.__table__, ("posting_id", "kind", "value", "evidence"), tags)
 
 
-def _ev(evidence: dict[str, list[str]], tag: str) -> str:
-    return json.dumps(evidence.get(tag, [])[:5])
+@lru_cache(maxsize=4096)
+def _evidence_json(evidence: tuple[str, ...]) -> str:
+    """A tag's evidence as stored (the same few rule phrases recur across postings)."""
+    return json.dumps(list(evidence))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from infrasignal.model import Place
 
@@ -73,6 +73,26 @@ class Classification:
         }
 
 
+class Reading(NamedTuple):
+    """What the classifier reads in a description: the rule hits (disciplines.Hit) and the markets it
+    says the role covers. The costly part of a classification, and independent of the rest, so it can be
+    made apart (another process) and handed to `Classifier.classify`."""
+
+    hits: tuple[Any, ...]
+    covered: tuple[str, ...]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as plain tuples (readings go to the store's writer process): pickling named tuples one by
+        # one costs more than reading the description again.
+        return (_reading, (tuple(map(tuple, self.hits)), self.covered))
+
+
+def _reading(hits: tuple[tuple[Any, ...], ...], covered: tuple[str, ...]) -> Reading:
+    from infrasignal.classify.disciplines import Hit
+
+    return Reading(tuple(map(Hit._make, hits)), covered)
+
+
 class Classifier:
     """Places + markets + disciplines, built once from the shipped data (and the user's extra files)."""
 
@@ -80,6 +100,10 @@ class Classifier:
         self._places = places  # places.PlaceResolver
         self._markets = markets  # markets.MarketTable
         self._rules = rules  # disciplines.RuleSet
+        # Boards list the same few locations over and over: where a posting is (places, whether some
+        # location is unresolved, markets it is in, their evidence) is worked out once per distinct
+        # (locations, structured places). Bounded; the cached values are immutable.
+        self._where = lru_cache(maxsize=65_536)(self._where_uncached)
 
     def classify(
         self,
@@ -88,24 +112,42 @@ class Classifier:
         locations: list[str] | tuple[str, ...] = (),
         description: str = "",
         places: list[Place] | tuple[Place, ...] = (),
+        reading: Reading | None = None,
     ) -> Classification:
-        resolved, unresolved = self._places.resolve_all(list(locations), list(places))
-        based = self._markets.markets_for(resolved)
-        # An area named as a location ("Northern Virginia", "Bay Area") is a market but no place.
-        based += [m for m in self._markets.markets_named(locations) if m not in based]
-        covered = [m for m in self._markets.covered_in(description) if m not in based]
-        infra, disciplines, evidence = self._rules.match(title, department, description)
-        evidence = evidence + [Evidence(f"market:{m}", "market table", "location", m) for m in based]
+        """`reading`: `read(description)`, when it was made already."""
+        if reading is None:
+            reading = self.read(description)
+        resolved, unresolved, based, based_evidence = self._where(tuple(locations), tuple(places))
+        covered = [m for m in reading.covered if m not in based]
+        infra, disciplines, evidence = self._rules.match_hits(title, department, reading.hits)
+        evidence += based_evidence
         evidence += [Evidence(f"covered:{m}", "covered markets", "description", m) for m in covered]
         return Classification(
             infra=infra,
             disciplines=disciplines,
-            places=resolved,
-            markets=based,
+            places=list(resolved),
+            markets=list(based),
             covered_markets=covered,
             unresolved_locations=unresolved,
             evidence=evidence,
         )
+
+    def read(self, description: str) -> Reading:
+        """The description's part of a classification."""
+        return Reading(
+            tuple(self._rules.hits("description", description)), tuple(self._markets.covered_in(description))
+        )
+
+    def _where_uncached(
+        self, locations: tuple[str, ...], places: tuple[Place, ...]
+    ) -> tuple[tuple[Place, ...], bool, tuple[str, ...], tuple[Evidence, ...]]:
+        """(places, unresolved, markets the posting is in, their evidence) of a posting's locations."""
+        resolved, unresolved = self._places.resolve_all(list(locations), list(places))
+        based = self._markets.markets_for(resolved)
+        # An area named as a location ("Northern Virginia", "Bay Area") is a market but no place.
+        based += [m for m in self._markets.markets_named(locations) if m not in based]
+        evidence = tuple(Evidence(f"market:{m}", "market table", "location", m) for m in based)
+        return tuple(resolved), unresolved, tuple(based), evidence
 
     def places(self, raw_location: str) -> list[Place]:
         return self._places.resolve_all([raw_location], [])[0]
@@ -130,4 +172,12 @@ def load_classifier(rules_file: Path | None = None, markets_file: Path | None = 
     return Classifier(load_place_resolver(), load_market_table(markets_file), load_rules(rules_file))
 
 
-__all__ = ["DISCIPLINES", "Classification", "Classifier", "Evidence", "Market", "load_classifier"]
+__all__ = [
+    "DISCIPLINES",
+    "Classification",
+    "Classifier",
+    "Evidence",
+    "Market",
+    "Reading",
+    "load_classifier",
+]

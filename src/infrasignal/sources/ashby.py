@@ -137,8 +137,7 @@ def _plain(value: Any) -> str:
     """A plain-text field with each line's whitespace collapsed and blank lines dropped."""
     if not isinstance(value, str):
         return ""
-    lines = (" ".join(line.split()) for line in value.splitlines())
-    return "\n".join(line for line in lines if line)
+    return "\n".join(filter(None, [" ".join(line.split()) for line in value.splitlines()]))
 
 
 SOURCE = AshbySource()

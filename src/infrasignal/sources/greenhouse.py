@@ -18,6 +18,7 @@ Quirks handled:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -109,7 +110,13 @@ def _locations(job: dict[str, Any]) -> list[str]:
 def _mentions(known: str, candidate: str) -> bool:
     """Whether `known` already names the place `candidate` starts with (its city or label), as a word."""
     head = candidate.split(",")[0].strip().casefold()
-    return re.search(rf"(?<!\w){re.escape(head)}(?!\w)", known.casefold()) is not None
+    return _as_word(head).search(known.casefold()) is not None
+
+
+@lru_cache(maxsize=4096)
+def _as_word(text: str) -> re.Pattern[str]:
+    """A pattern finding `text` as a whole word (compiled once per place name: they recur)."""
+    return re.compile(rf"(?<!\w){re.escape(text)}(?!\w)")
 
 
 def _remote(metadata: Any) -> bool | None:

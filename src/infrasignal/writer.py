@@ -1,0 +1,301 @@
+"""The store writer in a process of its own, so that a scrape parses on one core while it classifies and
+writes on another.
+
+`ProcessWriter.start` starts a worker (`python -c "...writer import main; main()"`: a fresh interpreter that
+shares no threads, locks or open files with the scrape, the run lock included), connected by a socket pair;
+one that was sent no board is stopped at `close`. The worker opens its own connection to the database and builds the classifier
+once; `await writer.record(board_id, result, at, fetched_round, readings)` sends it one board's crawl
+result (pickled) and returns the board's FetchSummary after the board's transaction has committed there.
+Boards are written one at a time, in the order sent, each in its own transaction, by the same function the
+scrape uses inline; `readings` are descriptions the scrape read for the classifier already (its costly
+part), so the scrape can take work over while the worker lags (`backlog`). The caller bounds how many
+results are in flight (the scrape's pipeline semaphore).
+
+The worker never outlives the scrape: it exits when the socket closes, and on Linux the kernel kills it the
+moment the scrape process dies, even by SIGKILL, so a board it was writing is rolled back exactly as one
+written in-process. If the worker dies first, every board waiting for it fails with WriterDied (the boards
+not yet written are not recorded, as after a crash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import gc
+import io
+import os
+import pickle
+import signal
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+# Callables handed to the worker must be module-level functions (they are pickled by name).
+WriteFn = Callable[..., Any]  # write(db, board_id, result, config, at, classify, fetched_round) -> summary
+ClassifierFactory = Callable[[Any], Any]  # make_classifier(config) -> classify(posting, reading=None)
+
+_HEADER = struct.Struct(">Q")  # each message: its length, then a pickle
+CHECKPOINT_INTERVAL = 0.25  # seconds between the background checkpoints of a SQLite store
+_BOOT = "from infrasignal.writer import main; main()"
+
+
+class WriterDied(RuntimeError):
+    """The worker process ended before it answered."""
+
+
+class ProcessWriter:
+    """Writes boards in a worker process; see the module docstring. Use it, and close it, on the thread that
+    runs the scrape's event loop (on Linux the worker is tied to that thread's life)."""
+
+    def __init__(self, url: str, config: Any, write: WriteFn, make_classify: ClassifierFactory) -> None:
+        self._setup = pickle.dumps((url, config, write, make_classify), pickle.HIGHEST_PROTOCOL)
+        self._starting: asyncio.Task[None] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stream: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._died: WriterDied | None = None
+        self._closing = False
+        self._sent = 0
+
+    def start(self) -> None:
+        """Start the worker in the background (its imports and classifier load then overlap the first
+        fetches); `record` waits for it. Call from a coroutine."""
+        self._started()
+
+    def _started(self) -> asyncio.Task[None]:
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._start())
+        return self._starting
+
+    @property
+    def used(self) -> bool:
+        """Whether a board was sent to the worker."""
+        return self._sent > 0
+
+    @property
+    def backlog(self) -> int:
+        """Boards sent and not yet written."""
+        return len(self._waiting)
+
+    async def record(
+        self,
+        board_id: int,
+        result: Any,
+        at: datetime,
+        fetched_round: int | None,
+        readings: dict[str, Any] | None = None,
+    ) -> Any:
+        """Write one board in the worker; its summary once committed (or the exception it raised).
+        `readings`: descriptions read already (classify.Reading), by external id; passed to the
+        classifier as its second argument."""
+        self._sent += 1
+        await self._started()
+        if self._died is not None:
+            raise self._died
+        reply = asyncio.get_running_loop().create_future()
+        self._waiting.append(reply)  # replies come in the order messages are written (no await between)
+        message = (board_id, result, at, fetched_round, readings)
+        await self._send(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+        return await reply
+
+    async def _start(self) -> None:
+        ours, theirs = socket.socketpair()
+        # The worker imports infrasignal (and unpickles) from the same paths as this process.
+        path = os.pathsep.join(p for p in sys.path if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT, str(theirs.fileno()), str(os.getpid())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # the scrape's stdout is its report
+            env={**os.environ, "PYTHONPATH": path},
+        )
+        theirs.close()
+        reader, self._stream = await asyncio.open_connection(sock=ours)
+        self._reader_task = asyncio.create_task(self._read_replies(reader))
+        await self._send(self._setup)
+
+    async def close(self, cancel: bool = False) -> None:
+        """Let the worker finish the boards sent and exit; with `cancel`, stop it now (the board it is
+        writing is rolled back). A worker that was sent nothing is stopped at once."""
+        if self._starting is not None:
+            with contextlib.suppress(Exception):  # a failed start was reported to the boards sent
+                await self._starting
+        if self._proc is None:
+            return
+        self._closing = True
+        stop = cancel or not self._sent
+        if stop:
+            self._proc.kill()
+        if self._stream is not None:
+            self._stream.close()
+        code = await asyncio.to_thread(self._proc.wait)
+        if self._reader_task is not None:
+            await self._reader_task
+        if code != 0 and not stop:
+            raise WriterDied(f"the store writer process exited with code {code}")
+
+    async def _send(self, payload: bytes) -> None:
+        if self._stream is None:
+            raise RuntimeError("ProcessWriter.start was not awaited")
+        self._stream.write(_HEADER.pack(len(payload)) + payload)
+        with contextlib.suppress(ConnectionError, OSError):  # the reader sees the worker end and fails
+            await self._stream.drain()  # what waits
+
+    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+                ok, value = pickle.loads(await reader.readexactly(size))
+                reply = self._waiting.popleft()
+                if reply.done():  # its caller was cancelled
+                    continue
+                if ok:
+                    reply.set_result(value)
+                else:
+                    reply.set_exception(value)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            if self._closing and not self._waiting:
+                return
+            code = await asyncio.to_thread(self._proc.wait) if self._proc is not None else None
+            self._died = WriterDied(f"the store writer process ended (exit code {code})")
+            while self._waiting:
+                reply = self._waiting.popleft()
+                if not reply.done():
+                    reply.set_exception(self._died)
+
+
+# --- the worker ---------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    """The worker: `python -c "from infrasignal.writer import main; main()" SOCKET_FD PARENT_PID`."""
+    fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    _die_with(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scrape's to handle (it stops us)
+    with socket.socket(fileno=fd) as sock, sock.makefile("rwb") as stream:
+        setup = _receive(stream)
+        if setup is None:
+            return
+        url, config, write, make_classify = pickle.loads(setup)
+        from sqlalchemy import event
+
+        from infrasignal.store import open_engine
+
+        engine = open_engine(url)
+        checkpointer = None
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            event.listen(engine, "connect", _bulk_checkpoints)
+            checkpointer = _Checkpointer(str(engine.url.database))
+        classify = make_classify(config)
+        # The classifier's tables are large, partly loaded on first use, and live as long as the worker (as
+        # do SQLAlchemy's caches): whatever outlives a board is frozen out of the garbage collector's full
+        # passes, which would otherwise walk it again and again, and the young generation is collected
+        # less often (see scrape.quiet_gc).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
+        while (message := _receive(stream)) is not None:
+            board_id, result, at, fetched_round, readings = pickle.loads(message)
+            use = _with_readings(classify, readings) if readings else classify
+            try:
+                reply: tuple[bool, Any] = (
+                    True,
+                    write(engine, board_id, result, config, at, use, fetched_round),
+                )
+            except Exception as exc:
+                reply = (False, exc)
+            _answer(stream, reply)
+            gc.freeze()
+        if checkpointer is not None:
+            checkpointer.stop()
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:  # as the scrape does: fresh planner statistics (cheap if current)
+                conn.exec_driver_sql("PRAGMA optimize")
+        engine.dispose()
+
+
+def _bulk_checkpoints(dbapi_conn: Any, _record: Any) -> None:
+    """The worker's own checkpoints (see _Checkpointer): every 64 MB of WAL rather than SQLite's 4 MB."""
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=16000")
+
+
+class _Checkpointer:
+    """Copies the WAL into the database from a thread of its own, every CHECKPOINT_INTERVAL seconds.
+
+    A first scrape commits ~0.7 MB of WAL per board, and a checkpoint (copy the WAL into the database, then
+    fsync both files) on the committing connection kept the worker waiting on the disk for a tenth of the
+    round. Here the copying and the fsyncs overlap the worker's work (SQLite releases the GIL); the worker's
+    own checkpoints, every 64 MB, find little left to do and restart the WAL, so it stays that small.
+    PASSIVE checkpoints never block the worker's writes or anyone's reads."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="checkpointer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA synchronous=NORMAL")  # the fsyncs that make a checkpoint safe
+            while not self._stop.wait(CHECKPOINT_INTERVAL):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # the worker's own checkpoints still run
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _with_readings(classify: Callable[..., Any], readings: dict[str, Any]) -> Callable[[Any], Any]:
+    """`classify(posting)`, given the reading of the posting's description when the scrape made one."""
+
+    def use(posting: Any) -> Any:
+        return classify(posting, readings.get(posting.external_id))
+
+    return use
+
+
+def _receive(stream: io.BufferedIOBase) -> bytes | None:
+    """The next message, or None when the scrape closed its end."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    payload = stream.read(size)
+    return payload if len(payload) == size else None
+
+
+def _answer(stream: io.BufferedIOBase, reply: tuple[bool, Any]) -> None:
+    try:
+        payload = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an exception that cannot be pickled: send its text
+        payload = pickle.dumps((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
+    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _die_with(parent: int) -> None:
+    """On Linux, have the kernel kill this process when the scrape process dies (PR_SET_PDEATHSIG);
+    elsewhere the closed socket ends it after the board in hand."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)
+
+
+__all__ = ["ProcessWriter", "WriterDied", "main"]
