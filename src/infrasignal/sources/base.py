@@ -99,9 +99,6 @@ def text(value: Any) -> str:
 
 
 _BLOCK_TAGS = "br, p, div, li, h1, h2, h3, h4, h5, h6, tr, ul, ol, table, section, article, blockquote, pre"
-# Below this length the plain-markup reader (`_plainhtml`) is faster than building a lexbor document;
-# above it lexbor is (measured on real Greenhouse descriptions: about even at 3-5 KB).
-_PLAIN_HTML_MAX = 3000
 
 
 def html_to_text(fragment: str | None) -> str:
@@ -109,17 +106,6 @@ def html_to_text(fragment: str | None) -> str:
     (so "in <b>Tokyo</b> and <a>Osaka</a>" stays one phrase for the classifier)."""
     if not fragment:
         return ""
-    if len(fragment) <= _PLAIN_HTML_MAX:
-        from infrasignal.sources._plainhtml import plain_html_to_text
-
-        plain = plain_html_to_text(fragment)
-        if plain is not None:
-            return plain
-    return lexbor_html_to_text(fragment)
-
-
-def lexbor_html_to_text(fragment: str) -> str:
-    """`html_to_text` through a full HTML parser (lexbor), for any markup."""
     from selectolax.lexbor import LexborHTMLParser
 
     tree = LexborHTMLParser(fragment)
