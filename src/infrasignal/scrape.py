@@ -285,9 +285,9 @@ def quiet_gc() -> Iterator[None]:
     config) is frozen out of the full passes, and the young generation is collected every 50,000
     allocations rather than 700. A round allocates millions of objects that die within a board (reference
     counting frees them); with the defaults the collector kept walking a board's postings while they were
-    still in use (a tenth of the CPU of a 1,000-board round)."""
+    still in use (a tenth of the CPU of a 1,000-board round). No collection first: in a long-lived process
+    (the daemon, a test run) a full pass over everything alive would cost more than the round it speeds."""
     thresholds = gc.get_threshold()
-    gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     try:
