@@ -566,6 +566,7 @@ def test_parsed_boards_waiting_for_the_writer_stay_bounded(
     sim.add_boards("greenhouse", 40, postings=30)
     waiting = {"now": 0, "max": 0}
     crawl, record = infrasignal.crawl.crawl_board, infrasignal.scrape.record_fetch
+    record_group = infrasignal.scrape.record_fetches
 
     async def counting_crawl(*args: Any, **kwargs: Any) -> Any:
         result = await crawl(*args, **kwargs)
@@ -579,8 +580,15 @@ def test_parsed_boards_waiting_for_the_writer_stay_bounded(
         finally:
             waiting["now"] -= 1
 
+    def counting_records(db: Any, fetches: list[Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return record_group(db, fetches, *args, **kwargs)
+        finally:
+            waiting["now"] -= len(fetches)
+
     monkeypatch.setattr(infrasignal.crawl, "crawl_board", counting_crawl)
     monkeypatch.setattr(infrasignal.scrape, "record_fetch", counting_record)
+    monkeypatch.setattr(infrasignal.scrape, "record_fetches", counting_records)
     fetch = {"concurrency": 2, "per_host": 2, "timeout": 5.0}
     with sim:
         cfg = load_config(sim.write_config(tmp_path, fetch=fetch))

@@ -25,13 +25,13 @@ from typing import Any, Literal
 
 import httpx
 from sqlalchemy import Engine as DbEngine
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from infrasignal import distributed
 from infrasignal.config import BoardConfig, Config, ConfigError
 from infrasignal.model import Posting as ParsedPosting
 from infrasignal.sources import get_source
-from infrasignal.store import FetchSummary, record_fetch, sync_boards, utc_naive
+from infrasignal.store import FetchSummary, record_fetch, record_fetches, sync_boards, utc_naive
 from infrasignal.tables import Board, Posting
 from infrasignal.writer import ProcessWriter
 
@@ -100,6 +100,13 @@ async def scrape_async(
     from infrasignal.fetch import Engine, Validators
 
     ids = sync_boards(db, boards, at)
+    shared = distributed.shares_work(db)
+    # Alone on the store (no other scrape shares the round), this process is the only writer until the
+    # round ends: every board's context is read at once, not in a query and a thread hop per board.
+    contexts: dict[int, BoardContext] = {}
+    if not shared:
+        detail_ids = {ids[b.label] for b in boards if fetches_details(get_source(b.ats))}
+        contexts = await asyncio.to_thread(_board_contexts, db, [ids[b.label] for b in boards], detail_ids)
     mode = writer or writer_mode(len(boards))
     if db.url.get_backend_name() == "sqlite" and db.url.database in (None, "", ":memory:"):
         mode = "inline"  # another process would open a database of its own
@@ -109,7 +116,11 @@ async def scrape_async(
         # A classifier that cannot go to another process (a stand-in a test made) keeps the writes here.
         with contextlib.suppress(pickle.PicklingError, AttributeError, TypeError):
             process_writer = ProcessWriter(url, config, _record, make_classifier)
-            process_writer.start()  # its start-up overlaps the first fetches
+        # Its start-up (imports, classifier) overlaps the first fetches; but when every board may answer
+        # "not modified" (each has the body hash of a single-page last fetch), it starts only once a
+        # board brings postings: a round of 304s is all written here, and would only compete for the CPU.
+        if process_writer is not None and (shared or any(c[2] is None for c in contexts.values())):
+            process_writer.start()
     # Inline, the classifier is built before any fetch (a bad rule file fails at once). With a worker, the
     # boards written here have no postings: nothing to classify.
     classify = make_classifier(config) if process_writer is None else None
@@ -122,7 +133,7 @@ async def scrape_async(
             read = make_reader(config)
         return read
 
-    write_lock = asyncio.Lock()  # one writer at a time; SQLite serialises writes anyway
+    inline = GroupWriter(lambda group: _record_group(db, group, config, at, classify))
     # Boards between "crawl started" and "written": bounded, so parsed boards never pile up in memory
     # waiting for the writer (the engine's limits alone bound only the requests in flight).
     in_pipeline = asyncio.Semaphore(2 * config.fetch.concurrency)
@@ -136,7 +147,10 @@ async def scrape_async(
             async with in_pipeline:
                 # The list-entry hashes serve detail fetches only: read for the sources that make them.
                 details = fetches_details(source)
-                validators, known, body_hash = await asyncio.to_thread(_board_context, db, board_id, details)
+                context = contexts.pop(board_id, None)
+                if context is None:  # a round shared with other hosts: read when the board is claimed
+                    context = await asyncio.to_thread(_board_context, db, board_id, details)
+                validators, known, body_hash = context
                 if progress:
                     progress(board.label, "start")
                 result = await crawl_board(
@@ -157,16 +171,13 @@ async def scrape_async(
                         readings = _read_changed(reader(), result, known)
                     summary = await process_writer.record(board_id, result, at, fetched_round, readings)
                 else:
-                    async with write_lock:
-                        summary = await asyncio.to_thread(
-                            _record, db, board_id, result, config, at, classify, fetched_round
-                        )
+                    summary = await inline.record((board_id, result, fetched_round))
             summaries[board.label] = summary
             if progress:
                 progress(board.label, "failed" if summary.status == "failed" else "done")
 
         try:
-            if distributed.shares_work(db):
+            if shared:
                 # PostgreSQL: scrape processes on any number of hosts share the round; each board is
                 # claimed by one of them, and the boards others recorded are left out of this process's
                 # summaries.
@@ -232,12 +243,68 @@ def _record(
         return record_fetch(db, board_id, failed, config.history, at, None, fetched_round)
 
 
+Written = tuple[int, Any, int | None]  # (board_id, crawl result, fetched_round) of a board to write
+
+
+class GroupWriter:
+    """Writes boards in a thread, one group at a time: the boards whose crawl ends while a group is being
+    written go together in the next one (a group commit). A round of unchanged boards (304s) then pays
+    for a transaction per group, not per board; while writes keep up, every group is a single board."""
+
+    MAX_GROUP = 64  # bounds how long one transaction holds SQLite's write lock
+
+    def __init__(self, write_group: Callable[[list[Written]], list[FetchSummary]]) -> None:
+        self._write_group = write_group
+        self._pending: list[tuple[Written, asyncio.Future[FetchSummary]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def record(self, item: Written) -> FetchSummary:
+        done: asyncio.Future[FetchSummary] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, done))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        while self._pending:
+            group, self._pending = self._pending[: self.MAX_GROUP], self._pending[self.MAX_GROUP :]
+            try:
+                summaries = await asyncio.to_thread(self._write_group, [item for item, _ in group])
+            except asyncio.CancelledError:
+                for _, done in group + self._pending:
+                    done.cancel()
+                raise
+            except Exception as exc:  # reaches each board's caller
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (_, done), summary in zip(group, summaries, strict=True):
+                if not done.done():
+                    done.set_result(summary)
+
+
+def _record_group(
+    db: DbEngine,
+    group: list[Written],
+    config: Config,
+    at: datetime,
+    classify: Callable[[ParsedPosting], Any] | None,
+) -> list[FetchSummary]:
+    """Write a group of boards in one transaction; if that fails, each board on its own (so a board whose
+    write fails is recorded as failed and the others are written)."""
+    if len(group) > 1:
+        try:
+            return record_fetches(db, group, config.history, at, classify)
+        except Exception:  # rolled back as a whole: nothing of the group was written
+            pass
+    return [_record(db, board_id, result, config, at, classify, rnd) for board_id, result, rnd in group]
+
+
 # Read before each board's crawl; built once (building a statement costs more than running it).
-_BOARD_STATE = select(Board.etag, Board.last_modified, Board.suspect_since, Board.body_hash).where(
-    Board.id == bindparam("board_id")
-)
-_LIST_HASHES = select(Posting.external_id, Posting.list_hash).where(
-    Posting.board_id == bindparam("board_id"), Posting.list_hash.is_not(None)
+_BOARD_STATE = select(Board.id, Board.etag, Board.last_modified, Board.suspect_since, Board.body_hash)
+_LIST_HASHES = select(Posting.board_id, Posting.external_id, Posting.list_hash).where(
+    Posting.list_hash.is_not(None)
 )
 
 
@@ -248,21 +315,41 @@ def fetches_details(source: Any) -> bool:
     return type(source).detail_request is not Source.detail_request
 
 
-def _board_context(
-    db: DbEngine, board_id: int, hashes: bool = True
-) -> tuple[tuple[str | None, str | None] | None, dict[str, str], str | None]:
+BoardContext = tuple[tuple[str | None, str | None] | None, dict[str, str], str | None]
+
+
+def _board_context(db: DbEngine, board_id: int, hashes: bool = True) -> BoardContext:
     """What the last fetch left for this one: validators and the last body hash (both withheld while the
     board is in quarantine: an unchanged answer must not confirm a suspect drop), and, with `hashes`, the
     list-entry hashes of its postings (details are fetched only for new or changed entries)."""
+    return _board_contexts(db, [board_id], {board_id} if hashes else set())[board_id]
+
+
+def _board_contexts(db: DbEngine, board_ids: list[int], hashed: set[int]) -> dict[int, BoardContext]:
+    """_board_context of several boards in two queries (the boards in `hashed` with their list hashes)."""
+    known: dict[int, dict[str, str]] = {board_id: {} for board_id in board_ids}
+    contexts: dict[int, BoardContext] = {}
     with db.connect() as conn:
-        b = conn.execute(_BOARD_STATE, {"board_id": board_id}).one()
-        known = {r[0]: r[1] for r in conn.execute(_LIST_HASHES, {"board_id": board_id})} if hashes else {}
-    # body_hash is kept only for single-page boards: a 304 on page 1 of a paged board says nothing about
-    # the later pages, so validators are sent only when the last fetch was a single page.
-    if b.suspect_since is not None or b.body_hash is None:
-        return None, known, None
-    validators = (b.etag, b.last_modified) if (b.etag or b.last_modified) else None
-    return validators, known, b.body_hash
+        for chunk in _chunks(board_ids, 500):
+            for b in conn.execute(_BOARD_STATE.where(Board.id.in_(chunk))):
+                # body_hash is kept only for single-page boards: a 304 on page 1 of a paged board says
+                # nothing about the later pages, so validators are sent only when the last fetch was one page.
+                if b.suspect_since is not None or b.body_hash is None:
+                    contexts[b.id] = (None, known[b.id], None)
+                else:
+                    validators = (b.etag, b.last_modified) if (b.etag or b.last_modified) else None
+                    contexts[b.id] = (validators, known[b.id], b.body_hash)
+        for chunk in _chunks(sorted(hashed), 500):
+            for board_id, external_id, list_hash in conn.execute(
+                _LIST_HASHES.where(Posting.board_id.in_(chunk))
+            ):
+                known[board_id][external_id] = list_hash
+    return contexts
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def scrape(

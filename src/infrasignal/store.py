@@ -9,6 +9,7 @@ Schema changes are appended to `MIGRATIONS`; a fresh database is created at the 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -277,91 +278,174 @@ def record_fetch(
 
     `fetched_round` (distributed scrapes on PostgreSQL) marks the board as done in that shared round, in
     the same transaction as its results."""
-    at = utc_naive(at)
     with engine.begin() as conn:
-        board = conn.execute(_BOARD_ROW, {"board_id": board_id}).one()
-        state = BoardState(board.baseline_at, board.suspect_since, board.suspect_reason)
-        if result.status == "ok":
-            found = len(result.postings)
-            plan = plan_fetch(
-                _stored_postings(conn, board_id),
-                result.postings,
-                result.complete,
-                state,
-                rules,
-                at,
-                getattr(result, "list_hashes", None),
-            )
-        else:  # nothing listed: the stored postings stay as they are, only their number is reported
-            found = conn.execute(_OPEN_COUNT, {"board_id": board_id}).scalar_one()
-            if result.status == "failed":
-                plan = plan_fetch({}, None, False, state, rules, at)
+        return _record_in(conn, board_id, result, rules, utc_naive(at), classify, fetched_round)
+
+
+def record_fetches(
+    engine: Engine,
+    fetches: list[tuple[int, Any, int | None]],
+    rules: HistoryConfig,
+    at: datetime,
+    classify: Classify | None = None,
+) -> list[FetchSummary]:
+    """Several boards' fetch results, each (board_id, result, fetched_round), in one transaction: all are
+    written or none (each board at its old or its new state). A round of small or unchanged boards then
+    pays for one commit per group rather than per board."""
+    at = utc_naive(at)
+    summaries: list[FetchSummary] = []
+    with engine.begin() as conn:
+        # In the order given (rows get the ids they would get board by board); each run of unchanged
+        # boards in a few statements.
+        for unchanged, run in itertools.groupby(fetches, key=lambda f: f[1].status == "not_modified"):
+            if unchanged:
+                summaries += _record_unchanged(conn, list(run), at)
             else:
-                # A 304, or a body byte for byte the same as last time: nothing to parse, nothing changed.
-                rule = "not_modified" if result.http_status == 304 else "unchanged"
-                plan = Plan(rule=rule, suspect_since=state.suspect_since, suspect_reason=state.suspect_reason)
-        _apply_plan(conn, board_id, plan, at, classify, getattr(result, "list_hashes", {}) or {})
-        if _touched(plan):  # postings added or re-tagged: where this board has hired may have changed
-            refresh_presence(conn, board_id)
-        if result.status == "not_modified":
-            conn.execute(_SEEN_OPEN, {"of_board": board_id, "seen_at": at})
+                summaries += [_record_in(conn, b, result, rules, at, classify, rnd) for b, result, rnd in run]
+    return summaries
+
+
+def _record_in(
+    conn: Connection,
+    board_id: int,
+    result: Any,
+    rules: HistoryConfig,
+    at: datetime,
+    classify: Classify | None,
+    fetched_round: int | None,
+) -> FetchSummary:
+    """record_fetch's work, in the caller's transaction."""
+    if result.status == "not_modified":
+        return _record_unchanged(conn, [(board_id, result, fetched_round)], at)[0]
+    board = conn.execute(_BOARD_ROW, {"board_id": board_id}).one()
+    state = BoardState(board.baseline_at, board.suspect_since, board.suspect_reason)
+    if result.status == "ok":
+        found = len(result.postings)
+        plan = plan_fetch(
+            _stored_postings(conn, board_id),
+            result.postings,
+            result.complete,
+            state,
+            rules,
+            at,
+            getattr(result, "list_hashes", None),
+        )
+    else:  # failed: nothing listed, the stored postings stay as they are, only their number is reported
+        found = conn.execute(_OPEN_COUNT, {"board_id": board_id}).scalar_one()
+        plan = plan_fetch({}, None, False, state, rules, at)
+    _apply_plan(conn, board_id, plan, at, classify, getattr(result, "list_hashes", {}) or {})
+    if _touched(plan):  # postings added or re-tagged: where this board has hired may have changed
+        refresh_presence(conn, board_id)
+    summary = FetchSummary(
+        board=board.name,
+        status=result.status,
+        rule=plan.rule,
+        found=found,
+        new=0 if plan.baseline else len(plan.new),
+        changed=len(plan.changed),
+        closed=len(plan.close) + len(plan.close_now),
+        reopened=len(plan.reopened),
+        error=result.error,
+        duration=result.duration,
+        baseline=plan.baseline,
+    )
+    insert_rows(conn, Fetch.__table__, _FETCH_COLUMNS, [_fetch_values(board_id, at, result, summary)])
+    values = _board_values(result, at, plan.suspect_since, plan.suspect_reason, plan.baseline, fetched_round)
+    update_rows(conn, Board.__table__, "id", tuple(values), [(*values.values(), board_id)])
+    return summary
+
+
+def _record_unchanged(
+    conn: Connection, fetches: list[tuple[int, Any, int | None]], at: datetime
+) -> list[FetchSummary]:
+    """What _record_in does for boards whose answer was not modified (a 304, or the same body), for several
+    boards in a few statements: open postings seen again, a fetch row each, boards marked fetched."""
+    ids = [board_id for board_id, _, _ in fetches]
+    boards: dict[int, Any] = {}
+    open_counts: dict[int, int] = {}
+    for chunk in _chunks(ids, 500):
+        boards.update((r.id, r) for r in conn.execute(_BOARD_STATES, {"ids": chunk}))
+        open_counts.update((r[0], r[1]) for r in conn.execute(_OPEN_COUNTS, {"ids": chunk}))
+        conn.execute(_SEEN_OPEN_OF, {"ids": chunk, "seen_at": at})
+    summaries: list[FetchSummary] = []
+    fetch_rows: list[tuple[Any, ...]] = []
+    board_updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for board_id, result, fetched_round in fetches:
+        board = boards[board_id]
         summary = FetchSummary(
             board=board.name,
             status=result.status,
-            rule=plan.rule,
-            found=found,
-            new=0 if plan.baseline else len(plan.new),
-            changed=len(plan.changed),
-            closed=len(plan.close) + len(plan.close_now),
-            reopened=len(plan.reopened),
+            rule="not_modified" if result.http_status == 304 else "unchanged",
+            found=open_counts.get(board_id, 0),
             error=result.error,
             duration=result.duration,
-            baseline=plan.baseline,
         )
-        fetch_row = {
-            "board_id": board_id,
-            "at": at,
-            "status": result.status,
-            "rule": plan.rule,
-            "http_status": result.http_status,
-            "error": result.error,
-            "found": summary.found,
-            "new": summary.new,
-            "changed": summary.changed,
-            "closed": summary.closed,
-            "reopened": summary.reopened,
-            "pages": result.pages,
-            "requests": result.requests,
-            "duration": result.duration,
-            "complete": result.complete,
-            "etag": result.etag,
-        }
-        insert_rows(conn, Fetch.__table__, tuple(fetch_row), [tuple(fetch_row.values())])
-        board_values: dict[str, Any] = {
-            "suspect_since": plan.suspect_since,
-            "suspect_reason": plan.suspect_reason,
-        }
-        if result.status == "failed":
-            board_values.update(last_error_at=at, last_error=result.error)
-        else:
-            board_values.update(last_success_at=at)
-            if result.status == "ok":
-                board_values.update(
-                    etag=result.etag, last_modified=result.last_modified, body_hash=result.body_hash
-                )
-            elif result.etag or result.last_modified:
-                board_values.update(etag=result.etag, last_modified=result.last_modified)
-            if plan.baseline:
-                board_values["baseline_at"] = at
-        if fetched_round is not None:
-            board_values["fetched_round"] = fetched_round
-        update_rows(conn, Board.__table__, "id", tuple(board_values), [(*board_values.values(), board_id)])
-    return summary
+        summaries.append(summary)
+        fetch_rows.append(_fetch_values(board_id, at, result, summary))
+        values = _board_values(result, at, board.suspect_since, board.suspect_reason, False, fetched_round)
+        board_updates.setdefault(tuple(values), []).append((*values.values(), board_id))
+    insert_rows(conn, Fetch.__table__, _FETCH_COLUMNS, fetch_rows)
+    for columns, rows in board_updates.items():
+        update_rows(conn, Board.__table__, "id", columns, rows)
+    return summaries
+
+
+_FETCH_COLUMNS = (
+    "board_id", "at", "status", "rule", "http_status", "error", "found", "new", "changed", "closed",
+    "reopened", "pages", "requests", "duration", "complete", "etag",
+)  # fmt: skip
+
+
+def _fetch_values(board_id: int, at: datetime, result: Any, summary: FetchSummary) -> tuple[Any, ...]:
+    """A board's fetch row: the values of _FETCH_COLUMNS."""
+    return (
+        board_id, at, result.status, summary.rule, result.http_status, result.error, summary.found,
+        summary.new, summary.changed, summary.closed, summary.reopened, result.pages, result.requests,
+        result.duration, result.complete, result.etag,
+    )  # fmt: skip
+
+
+def _board_values(
+    result: Any,
+    at: datetime,
+    suspect_since: datetime | None,
+    suspect_reason: str | None,
+    baseline: bool,
+    fetched_round: int | None,
+) -> dict[str, Any]:
+    """What a fetch changes on its board's row."""
+    values: dict[str, Any] = {"suspect_since": suspect_since, "suspect_reason": suspect_reason}
+    if result.status == "failed":
+        values.update(last_error_at=at, last_error=result.error)
+    else:
+        values.update(last_success_at=at)
+        if result.status == "ok":
+            values.update(etag=result.etag, last_modified=result.last_modified, body_hash=result.body_hash)
+        elif result.etag or result.last_modified:
+            values.update(etag=result.etag, last_modified=result.last_modified)
+        if baseline:
+            values["baseline_at"] = at
+    if fetched_round is not None:
+        values["fetched_round"] = fetched_round
+    return values
 
 
 # The statements every board's write runs, built once (building a statement costs more than SQLite
 # running it).
 _BOARD_ROW = select(Board).where(Board.id == bindparam("board_id"))
+_BOARD_STATES = select(Board.id, Board.name, Board.suspect_since, Board.suspect_reason).where(
+    Board.id.in_(bindparam("ids", expanding=True))
+)
+_OPEN_COUNTS = (
+    select(Posting.board_id, func.count())
+    .where(Posting.board_id.in_(bindparam("ids", expanding=True)), Posting.status == "open")
+    .group_by(Posting.board_id)
+)
+_SEEN_OPEN_OF = (
+    update(Posting)
+    .where(Posting.board_id.in_(bindparam("ids", expanding=True)), Posting.status == "open")
+    .values(last_seen=bindparam("seen_at"))
+)
 _STORED = select(
     Posting.external_id,
     Posting.status,
@@ -377,11 +461,6 @@ _OPEN_COUNT = (
     select(func.count())
     .select_from(Posting)
     .where(Posting.board_id == bindparam("board_id"), Posting.status == "open")
-)
-_SEEN_OPEN = (  # bind names other than column names: Core reserves those in an UPDATE
-    update(Posting)
-    .where(Posting.board_id == bindparam("of_board"), Posting.status == "open")
-    .values(last_seen=bindparam("seen_at"))
 )
 
 
