@@ -3,8 +3,12 @@ the cost of an unchanged re-scrape; query and start-up times on a database of 1,
 history; classifier throughput (bench/bench_classify.py, when present). Prints a Markdown report with the
 machine and the exact commands, and saves it (and any profile) under the cache directory.
 
-    .venv/bin/python bench/run.py [--boards 1000] [--postings 100] [--concurrency 16] [--history 1000000]
+    .venv/bin/python bench/run.py [--boards 1000] [--postings 100] [--concurrency 16] [--rounds 3] [--history 1000000]
                                   [--skip-scrape] [--skip-scrapy] [--skip-queries] [--profile]
+
+The scrape benchmark runs in rounds (`--rounds`, default 3): Scrapy, infrasignal's first scrape and its
+unchanged re-scrape back to back in each, and the report gives medians and the ratio within each round (on a
+shared machine the speed drifts by a quarter within minutes, so only runs made together compare).
 
 Every measured command runs in a subprocess of its own, under a small wrapper that reports its wall time,
 CPU time (user + system, of all its processes) and peak RSS (getrusage of the waited child: its largest
@@ -476,6 +480,122 @@ def _fill(path: Path, n: int) -> None:
     conn.close()
 
 
+# --- scrape throughput ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScrapeRound:
+    """One round of the scrape benchmark: Scrapy, then infrasignal's first scrape and its unchanged re-scrape
+    (on a fresh database), back to back so that the ratios compare runs made under the same load."""
+
+    scrapy: Measured | None
+    items: int
+    first: Measured
+    found: int
+    statuses: dict[str, int]
+    second: Measured
+    statuses2: dict[str, int]
+
+
+def scrape_rows(args: argparse.Namespace, row: Any, notes: list[str]) -> None:
+    """The scrape rows of the report: `args.rounds` interleaved rounds, medians over them (the machine's
+    speed drifts by a quarter within minutes on a shared host; a ratio is taken within each round)."""
+    work = Path(tempfile.mkdtemp(prefix="bench-scrape-", dir=CACHE))
+    config = work / "config.toml"
+    rounds: list[ScrapeRound] = []
+    crawl_m: Measured | None = None
+    with simulator(args.boards, args.postings) as url:
+        for n in range(args.rounds):
+            database = work / f"bench-{n}.db"
+            write_scrape_config(config, url, database, args.boards, args.postings, args.concurrency)
+            scrapy_m, items = None, 0
+            if not args.skip_scrapy:
+                cmd = [PY, str(SPIDER), "--base-url", url, "--boards", str(args.boards)]
+                cmd += ["--postings", str(args.postings), "--concurrency", str(args.concurrency)]
+                scrapy_m = measure(cmd)
+                if scrapy_m.rc == 0:
+                    items = json.loads(scrapy_m.stdout.strip().splitlines()[-1])["items"]
+            if crawl_m is None:
+                crawl_m = measure([PY, str(CRAWL_ONLY), "--config", str(config)])
+            first = measure([*CLI, "scrape", "--config", str(config), "--as-of", T1, "--format", "json"])
+            found, statuses = scrape_summary(first)
+            second = measure([*CLI, "scrape", "--config", str(config), "--as-of", T2, "--format", "json"])
+            _, statuses2 = scrape_summary(second)
+            rounds.append(ScrapeRound(scrapy_m, items, first, found, statuses, second, statuses2))
+            print(f"  (round {n + 1} of {args.rounds} done)", file=sys.stderr, flush=True)
+        notes.append(
+            f"Plan of the not-modified boards' last_seen update in the scrape database: {last_seen_plan(database)}."
+        )
+    with simulator(args.boards, args.postings, etag=False) as url:
+        write_scrape_config(config, url, database, args.boards, args.postings, args.concurrency)
+        third = measure([*CLI, "scrape", "--config", str(config), "--as-of", T3, "--format", "json"])
+        _, statuses3 = scrape_summary(third)
+    shutil.rmtree(work, ignore_errors=True)
+
+    med = statistics.median
+    of = f"median of {len(rounds)} rounds"
+    last = rounds[-1]
+    scrapy_runs = [r for r in rounds if r.scrapy is not None and r.scrapy.rc == 0]
+    if scrapy_runs:
+        rates = [r.items / r.scrapy.wall for r in scrapy_runs if r.scrapy is not None]
+        row(
+            "Scrapy spider: fetch + parse to items, no storage",
+            f"{med(rates):,.0f} postings/s ({of}: {', '.join(f'{x:,.0f}' for x in rates)}), "
+            f"peak RSS {max(r.scrapy.rss_mb for r in scrapy_runs if r.scrapy):.0f} MB",
+            last.scrapy.cmd if last.scrapy else "",
+        )
+    if crawl_m is not None:
+        crawled = json.loads(crawl_m.stdout.strip().splitlines()[-1])["postings"] if crawl_m.rc == 0 else 0
+        row(
+            "infrasignal fetch + parse only (Engine + crawl_board, no classify, no store), round 1",
+            f"{crawled / crawl_m.wall:,.0f} postings/s ({crawled:,} in {crawl_m.wall:.1f} s wall, "
+            f"{crawl_m.cpu:.1f} s CPU), peak RSS {crawl_m.rss_mb:.0f} MB",
+            crawl_m.cmd,
+        )
+        if scrapy_runs and crawled and rounds[0].scrapy is not None:
+            row(
+                "same stage, infrasignal / Scrapy in round 1 (wall-clock throughput ratio)",
+                f"{(crawled / crawl_m.wall) / (rounds[0].items / rounds[0].scrapy.wall):.2f}x",
+                "ratio of the fetch + parse run and round 1's Scrapy run",
+            )
+    firsts = [r.found / r.first.wall for r in rounds]
+    row(
+        f"infrasignal scrape, first run ({args.boards:,} boards x {args.postings}: fetch, parse, classify, store)",
+        f"{med(firsts):,.0f} postings/s ({of}: {', '.join(f'{x:,.0f}' for x in firsts)}; CPU "
+        f"{med(r.first.cpu for r in rounds):.1f} s), peak RSS {max(r.first.rss_mb for r in rounds):.0f} MB "
+        f"(largest process), {max(r.first.tree_rss_mb for r in rounds):.0f} MB (all processes together); "
+        f"boards {last.statuses}",
+        last.first.cmd,
+    )
+    if scrapy_runs:
+        ratios = [(r.found / r.first.wall) / (r.items / r.scrapy.wall) for r in scrapy_runs if r.scrapy]
+        row(
+            "infrasignal end to end / Scrapy fetch + parse (wall-clock throughput ratio, each round's pair)",
+            f"{med(ratios):.2f}x ({of}: {', '.join(f'{x:.2f}' for x in ratios)}; target >= 1.0)",
+            "first-run row / Scrapy row, round by round",
+        )
+    walls = [100 * r.second.wall / r.first.wall for r in rounds]
+    cpus = [100 * r.second.cpu / r.first.cpu for r in rounds]
+    row(
+        "unchanged re-scrape, server sends ETags (304)",
+        f"{med(r.second.wall for r in rounds):.1f} s wall = {med(walls):.0f}% of the first run's wall "
+        f"({of}: {', '.join(f'{x:.0f}%' for x in walls)}), {med(cpus):.0f}% of its CPU (target <= 20%); "
+        f"boards {last.statuses2}",
+        last.second.cmd,
+    )
+    row(
+        "unchanged re-scrape, no ETags (body hash; paged boards re-parsed), once",
+        f"{third.wall:.1f} s wall, {third.cpu:.1f} s CPU = {100 * third.wall / last.first.wall:.0f}% of the "
+        f"last round's first run's wall, {100 * third.cpu / last.first.cpu:.0f}% of its CPU; boards {statuses3}",
+        third.cmd,
+    )
+    notes.append(
+        f"Scrape: {args.boards:,} simulated boards ({', '.join(KINDS)} in turn), {args.postings} postings each, "
+        f"concurrency = per_host = {args.concurrency} for both tools; the simulator runs in its own process "
+        "with every body pre-rendered. Each round runs Scrapy, the first scrape and the re-scrape back to back."
+    )
+
+
 # --- profiling ------------------------------------------------------------------------------------------------
 
 
@@ -537,6 +657,7 @@ def main() -> int:
     parser.add_argument("--postings", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3, help="scrape benchmark rounds (medians reported)")
     parser.add_argument("--skip-scrape", action="store_true")
     parser.add_argument("--skip-scrapy", action="store_true")
     parser.add_argument("--skip-queries", action="store_true")
@@ -557,83 +678,7 @@ def main() -> int:
         print(f"  {what}: {figure}", file=sys.stderr, flush=True)
 
     if not args.skip_scrape:
-        work = Path(tempfile.mkdtemp(prefix="bench-scrape-", dir=CACHE))
-        config = work / "config.toml"
-        database = work / "bench.db"
-        with simulator(args.boards, args.postings) as url:
-            write_scrape_config(config, url, database, args.boards, args.postings, args.concurrency)
-            scrapy_m: Measured | None = None
-            if not args.skip_scrapy:
-                cmd = [PY, str(SPIDER), "--base-url", url, "--boards", str(args.boards)]
-                cmd += ["--postings", str(args.postings), "--concurrency", str(args.concurrency)]
-                scrapy_m = measure(cmd)
-                items = (
-                    json.loads(scrapy_m.stdout.strip().splitlines()[-1])["items"] if scrapy_m.rc == 0 else 0
-                )
-                row(
-                    "Scrapy spider: fetch + parse to items, no storage",
-                    f"{items / scrapy_m.wall:,.0f} postings/s ({items:,} in {scrapy_m.wall:.1f} s wall, "
-                    f"{scrapy_m.cpu:.1f} s CPU), peak RSS {scrapy_m.rss_mb:.0f} MB",
-                    cmd,
-                )
-            crawl_m = measure([PY, str(CRAWL_ONLY), "--config", str(config)])
-            crawled = (
-                json.loads(crawl_m.stdout.strip().splitlines()[-1])["postings"] if crawl_m.rc == 0 else 0
-            )
-            row(
-                "infrasignal fetch + parse only (Engine + crawl_board, no classify, no store)",
-                f"{crawled / crawl_m.wall:,.0f} postings/s ({crawled:,} in {crawl_m.wall:.1f} s wall, "
-                f"{crawl_m.cpu:.1f} s CPU), peak RSS {crawl_m.rss_mb:.0f} MB",
-                crawl_m.cmd,
-            )
-            if scrapy_m is not None and scrapy_m.rc == 0 and crawled:
-                row(
-                    "same stage, infrasignal / Scrapy (wall-clock throughput ratio)",
-                    f"{(crawled / crawl_m.wall) / (items / scrapy_m.wall):.2f}x",
-                    "ratio of the two rows above",
-                )
-            first = measure([*CLI, "scrape", "--config", str(config), "--as-of", T1, "--format", "json"])
-            found, statuses = scrape_summary(first)
-            row(
-                f"infrasignal scrape, first run ({args.boards:,} boards x {args.postings}: fetch, parse, classify, store)",
-                f"{found / first.wall:,.0f} postings/s ({found:,} in {first.wall:.1f} s wall, {first.cpu:.1f} s CPU), "
-                f"peak RSS {first.rss_mb:.0f} MB (largest process), {first.tree_rss_mb:.0f} MB (all processes "
-                f"together); boards {statuses}",
-                first.cmd,
-            )
-            if scrapy_m is not None and scrapy_m.rc == 0:
-                row(
-                    "infrasignal end to end / Scrapy fetch + parse (wall-clock throughput ratio)",
-                    f"{(found / first.wall) / (items / scrapy_m.wall):.2f}x (target >= 1.0)",
-                    "first-run row / Scrapy row",
-                )
-            notes.append(
-                f"Plan of the not-modified boards' last_seen update in the scrape database: {last_seen_plan(database)}."
-            )
-            second = measure([*CLI, "scrape", "--config", str(config), "--as-of", T2, "--format", "json"])
-            _, statuses2 = scrape_summary(second)
-            row(
-                "unchanged re-scrape, server sends ETags (304)",
-                f"{second.wall:.1f} s wall, {second.cpu:.1f} s CPU = {100 * second.wall / first.wall:.0f}% of the first "
-                f"run's wall, {100 * second.cpu / first.cpu:.0f}% of its CPU (target <= 20%); boards {statuses2}",
-                second.cmd,
-            )
-        with simulator(args.boards, args.postings, etag=False) as url:
-            write_scrape_config(config, url, database, args.boards, args.postings, args.concurrency)
-            third = measure([*CLI, "scrape", "--config", str(config), "--as-of", T3, "--format", "json"])
-            _, statuses3 = scrape_summary(third)
-            row(
-                "unchanged re-scrape, no ETags (body hash; paged boards re-parsed)",
-                f"{third.wall:.1f} s wall, {third.cpu:.1f} s CPU = {100 * third.wall / first.wall:.0f}% of the first "
-                f"run's wall, {100 * third.cpu / first.cpu:.0f}% of its CPU; boards {statuses3}",
-                third.cmd,
-            )
-        shutil.rmtree(work, ignore_errors=True)
-        notes.append(
-            f"Scrape: {args.boards:,} simulated boards ({', '.join(KINDS)} in turn), {args.postings} postings each, "
-            f"concurrency = per_host = {args.concurrency} for both tools; the simulator runs in its own process "
-            "with every body pre-rendered."
-        )
+        scrape_rows(args, row, notes)
 
     if not args.skip_queries:
         path, generated = history_db(args.history)
