@@ -49,10 +49,11 @@ def scrape(
     from infrasignal.config import ConfigError
     from infrasignal.scrape import user_classifier
 
-    try:
-        user_classifier(cfg)  # a bad [classify] file is a config error, found before any fetch
-    except ConfigError as exc:
-        fail(str(exc))
+    if cfg.classify.rules_file or cfg.classify.markets_file:
+        try:
+            user_classifier(cfg)  # a bad [classify] file is a config error, found before any fetch
+        except ConfigError as exc:
+            fail(str(exc))
     db = open_db(cfg)
     try:
         with run_lock(lock_path(cfg.path, cfg.database_url)):
