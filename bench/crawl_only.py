@@ -2,11 +2,9 @@
 board of a config through `fetch.Engine` and `crawl.crawl_board` (paging, completeness checks, parsing into
 Postings), at the config's concurrency, with no classification and no database.
 
-    python bench/crawl_only.py --config CONFIG [--quick-pool]
+    python bench/crawl_only.py --config CONFIG
 
-Prints one JSON line: {"postings", "requests", "failed", "seconds"}. `--quick-pool` replaces httpcore's
-per-lock async-library detection (a failed `import sniffio` on every lock when sniffio is not installed)
-by a constant, to measure what that costs.
+Prints one JSON line: {"postings", "requests", "failed", "seconds"}.
 """
 
 from __future__ import annotations
@@ -40,12 +38,7 @@ async def crawl_all(config_path: Path) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path)
-    parser.add_argument("--quick-pool", action="store_true")
     args = parser.parse_args()
-    if args.quick_pool:
-        import httpcore._synchronization as sync
-
-        sync.current_async_library = lambda: "asyncio"
     print(json.dumps(asyncio.run(crawl_all(args.config))))
     return 0
 

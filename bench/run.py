@@ -175,7 +175,7 @@ def machine() -> dict[str, str]:
         ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     versions = {}
-    for name in ("httpx", "sqlalchemy", "scrapy", "twisted"):
+    for name in ("httpx2", "sqlalchemy", "scrapy", "twisted"):
         with contextlib.suppress(Exception):
             from importlib.metadata import version
 

@@ -37,7 +37,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -917,12 +917,12 @@ def test_hostile_bodies_never_crash_and_store_nothing_unparsed(ats: str, hostile
     )
     @given(body=hostile_bodies(seeds))
     def check(body: bytes) -> None:
-        def answer(request: httpx.Request) -> httpx.Response:
-            return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+        def answer(request: httpx2.Request) -> httpx2.Response:
+            return httpx2.Response(200, content=body, headers={"Content-Type": "application/json"})
 
         before = posting_sets(db_path).get(board["company"], {})
         at = datetime(2026, 11, 16, tzinfo=UTC) + timedelta(minutes=next(clock))
-        [summary] = scrape(cfg, db, cfg.boards, at, transport=httpx.MockTransport(answer))
+        [summary] = scrape(cfg, db, cfg.boards, at, transport=httpx2.MockTransport(answer))
         after = posting_sets(db_path).get(board["company"], {})
         if summary.status == "failed":
             assert summary.error and "\n" not in summary.error and len(summary.error) <= 300

@@ -85,12 +85,7 @@ def _content(db: Path) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("read_ahead", [False, True], ids=["worker-classifies", "scrape-reads-ahead"])
-def test_the_worker_stores_what_the_scrape_process_stores(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_ahead: bool
-) -> None:
-    if read_ahead:  # the scrape process reads every description ahead for the worker
-        monkeypatch.setattr(infrasignal.scrape, "READ_AHEAD_BACKLOG", 0)
+def test_the_worker_stores_what_the_scrape_process_stores(tmp_path: Path) -> None:
     sim = _simulator(31)
     with sim:
         _scrape(tmp_path / "inline", sim, DAY1, "inline")

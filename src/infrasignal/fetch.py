@@ -1,6 +1,6 @@
 """The HTTP engine: the only code in infrasignal that touches the network.
 
-`Engine` owns one `httpx.AsyncClient` and sends the `Request`s that sources build. It enforces a global and
+`Engine` owns one `httpx2.AsyncClient` and sends the `Request`s that sources build. It enforces a global and
 a per-host (host:port) concurrency limit, holding both while a request is in flight (body included) but not
 while it sleeps between retries; retries connection errors, timeouts, 429 and 500-504 a bounded number of
 times with jittered exponential backoff, honouring `Retry-After`; sends stored validators for conditional
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-import httpx
+import httpx2
 from protego import Protego
 
 from infrasignal.config import FetchConfig
@@ -57,7 +57,7 @@ class Response:
 
     status: int
     content: bytes
-    headers: httpx.Headers
+    headers: httpx2.Headers
     url: str
     not_modified: bool = False
     etag: str | None = None
@@ -84,26 +84,26 @@ class Engine:
     def __init__(
         self,
         cfg: FetchConfig,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.cfg = cfg
         self._transport = transport
         self._sleep = sleep
         self._random = random.Random()
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx2.AsyncClient | None = None
         self._global = asyncio.Semaphore(cfg.concurrency)
         self._per_host: dict[str, asyncio.Semaphore] = {}
         self._robots: dict[str, Protego | str] = {}  # origin -> rules, or why they could not be read
         self._robots_locks: dict[str, asyncio.Lock] = {}
 
     async def __aenter__(self) -> Self:
-        self._client = httpx.AsyncClient(
+        self._client = httpx2.AsyncClient(
             transport=self._transport,
-            timeout=httpx.Timeout(self.cfg.timeout, connect=self.cfg.connect_timeout),
+            timeout=httpx2.Timeout(self.cfg.timeout, connect=self.cfg.connect_timeout),
             headers={"User-Agent": self.cfg.user_agent},
             follow_redirects=True,
-            limits=httpx.Limits(
+            limits=httpx2.Limits(
                 max_connections=self.cfg.concurrency, max_keepalive_connections=self.cfg.concurrency
             ),
         )
@@ -138,7 +138,7 @@ class Engine:
             http_request = client.build_request(
                 request.method, request.url, params=request.params, json=request.json, headers=headers
             )
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError, TypeError) as exc:
+        except (httpx2.InvalidURL, httpx2.UnsupportedProtocol, ValueError, TypeError) as exc:
             raise FetchError(f"invalid request for {request.url}: {_one_line(exc)}") from None
         url = str(http_request.url)
         attempts_allowed = self.cfg.retries + 1
@@ -157,27 +157,27 @@ class Engine:
                 await self._sleep(delay)
 
     async def _attempt(
-        self, http_request: httpx.Request, url: str, validators: Validators | None
+        self, http_request: httpx2.Request, url: str, validators: Validators | None
     ) -> Response:
         """One try: holds the per-host and global slots (in that order) until the body is read."""
         client = self._require_client()
         async with self._host_slot(http_request.url), self._global:
             try:
                 resp = await client.send(http_request, stream=True)
-            except httpx.TimeoutException as exc:
+            except httpx2.TimeoutException as exc:
                 raise _Retry("timed out", f": {url} ({_kind(exc)})") from None
-            except (httpx.UnsupportedProtocol, httpx.ProxyError) as exc:
+            except (httpx2.UnsupportedProtocol, httpx2.ProxyError) as exc:
                 raise FetchError(f"cannot fetch {url}: {_kind(exc)}") from None
-            except httpx.TransportError as exc:
+            except httpx2.TransportError as exc:
                 raise _Retry("connection failed", f": {url} ({_kind(exc)})") from None
-            except httpx.HTTPError as exc:  # e.g. TooManyRedirects: retrying will not help
+            except httpx2.HTTPError as exc:  # e.g. TooManyRedirects: retrying will not help
                 raise FetchError(f"cannot fetch {url}: {_kind(exc)}") from None
             try:
                 return await self._read(resp, url, validators)
             finally:
                 await resp.aclose()
 
-    async def _read(self, resp: httpx.Response, url: str, validators: Validators | None) -> Response:
+    async def _read(self, resp: httpx2.Response, url: str, validators: Validators | None) -> Response:
         status = resp.status_code
         etag = resp.headers.get("ETag")
         last_modified = resp.headers.get("Last-Modified")
@@ -210,7 +210,7 @@ class Engine:
             last_modified=last_modified,
         )
 
-    async def _read_capped(self, resp: httpx.Response, url: str) -> bytes:
+    async def _read_capped(self, resp: httpx2.Response, url: str) -> bytes:
         """The decoded body, refusing anything over max_bytes (declared or actual)."""
         cap = self.cfg.max_bytes
         declared = resp.headers.get("Content-Length", "")
@@ -226,15 +226,15 @@ class Engine:
                 if size > cap:
                     raise FetchError(f"response from {url} exceeds max_bytes {cap}", resp.status_code)
                 chunks.append(chunk)
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             raise _Retry("timed out reading the body", f": {url} ({_kind(exc)})") from None
-        except httpx.DecodingError as exc:
+        except httpx2.DecodingError as exc:
             raise FetchError(f"cannot decode body of {url}: {_one_line(exc)}", resp.status_code) from None
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise _Retry("connection failed reading the body", f": {url} ({_kind(exc)})") from None
         return b"".join(chunks)
 
-    def _retry_after(self, resp: httpx.Response, url: str) -> float | None:
+    def _retry_after(self, resp: httpx2.Response, url: str) -> float | None:
         """Seconds the server asked us to wait, or None; a wait over max_retry_after fails now."""
         delay = parse_retry_after(resp.headers.get("Retry-After"))
         if delay is not None and delay > self.cfg.max_retry_after:
@@ -251,20 +251,20 @@ class Engine:
         base = min(base, max(self.cfg.max_retry_after, self.cfg.backoff))
         return base * self._random.uniform(1.0, 1.5)
 
-    def _host_slot(self, url: httpx.URL) -> asyncio.Semaphore:
+    def _host_slot(self, url: httpx2.URL) -> asyncio.Semaphore:
         key = host_key(url)
         slot = self._per_host.get(key)
         if slot is None:
             slot = self._per_host[key] = asyncio.Semaphore(self.cfg.per_host)
         return slot
 
-    def _require_client(self) -> httpx.AsyncClient:
+    def _require_client(self) -> httpx2.AsyncClient:
         if self._client is None:
             raise RuntimeError("Engine used outside `async with Engine(...)`")
         return self._client
 
     async def _check_robots(self, url: str) -> None:
-        parsed = httpx.URL(url)
+        parsed = httpx2.URL(url)
         origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
         async with lock:
@@ -293,7 +293,7 @@ class Engine:
             return f"unparsable: {_one_line(exc)}"
 
 
-async def _discard(resp: httpx.Response) -> None:
+async def _discard(resp: httpx2.Response) -> None:
     """Read and drop a small error body (up to _DISCARD_MAX bytes, for at most a second): the connection
     then goes back to the pool, instead of being closed with the body unread, which resets it under the
     server."""
@@ -301,7 +301,7 @@ async def _discard(resp: httpx.Response) -> None:
     if declared.isdigit() and int(declared) > _DISCARD_MAX:
         return
     size = 0
-    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+    with contextlib.suppress(httpx2.HTTPError, TimeoutError):
         async with asyncio.timeout(1.0):
             async for chunk in resp.aiter_raw():
                 size += len(chunk)
@@ -309,7 +309,7 @@ async def _discard(resp: httpx.Response) -> None:
                     return
 
 
-def host_key(url: httpx.URL) -> str:
+def host_key(url: httpx2.URL) -> str:
     """host:port, the unit of the per-host limit (two loopback servers are two hosts)."""
     port = url.port or {"http": 80, "https": 443}.get(url.scheme, 0)
     return f"{url.host}:{port}"

@@ -5,8 +5,7 @@ Fetching and parsing run on this process's event loop. Classifying and writing r
 at a time, in a thread) or, for rounds of PROCESS_WRITER_MIN_BOARDS boards or more on a machine with two
 cores or more, in a worker process (`writer.py`), so that the two halves of the work overlap on two cores.
 Boards go to the worker from the first one that has postings to write (a round of unchanged boards is all
-written here); while it lags, this process takes over part of its work (READ_AHEAD_BACKLOG). `writer=` (or the
-INFRASIGNAL_WRITER environment variable) forces "inline" or "process".
+written here). `writer=` (or the INFRASIGNAL_WRITER environment variable) forces "inline" or "process".
 
 Reads [fetch] (engine limits), [history] (closure thresholds) and [classify] (user rule files).
 """
@@ -23,7 +22,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-import httpx
+import httpx2
 from sqlalchemy import Engine as DbEngine
 from sqlalchemy import select
 
@@ -40,10 +39,6 @@ WriterMode = Literal["inline", "process"]
 
 # A worker process costs a start-up (imports, classifier) that pays off only over enough boards.
 PROCESS_WRITER_MIN_BOARDS = 50
-# With a worker process: while this many boards or more wait for it, the worker (classification and SQL)
-# is the slower half, and this process reads the descriptions of the next boards' new and changed postings
-# for it (the costly part of classifying). It stops when the backlog shrinks, so the halves balance.
-READ_AHEAD_BACKLOG = 8
 
 
 def select_boards(config: Config, names: list[str] | None) -> list[BoardConfig]:
@@ -82,18 +77,13 @@ def make_classifier(config: Config) -> Callable[..., Any]:
     return classify
 
 
-def make_reader(config: Config) -> Callable[[str], Any]:
-    """The classifier's description reader (`Classifier.read`), with the user's rule files applied."""
-    return user_classifier(config).read
-
-
 async def scrape_async(
     config: Config,
     db: DbEngine,
     boards: list[BoardConfig],
     at: datetime,
     progress: ProgressFn | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
     writer: WriterMode | None = None,
 ) -> list[FetchSummary]:
     from infrasignal.crawl import crawl_board
@@ -124,14 +114,6 @@ async def scrape_async(
     # Inline, the classifier is built before any fetch (a bad rule file fails at once). With a worker, the
     # boards written here have no postings: nothing to classify.
     classify = make_classifier(config) if process_writer is None else None
-    read: Callable[[str], Any] | None = None
-
-    def reader() -> Callable[[str], Any]:
-        """This process's description reader (process mode), built on first use."""
-        nonlocal read
-        if read is None:
-            read = make_reader(config)
-        return read
 
     inline = GroupWriter(lambda group: _record_group(db, group, config, at, classify))
     # Boards between "crawl started" and "written": bounded, so parsed boards never pile up in memory
@@ -164,12 +146,7 @@ async def scrape_async(
                 # Until a board brings postings to classify and write, boards are written here: a round of
                 # unchanged boards (304s) never waits for the worker.
                 if process_writer is not None and (process_writer.used or result.postings):
-                    readings = None
-                    if process_writer.backlog >= READ_AHEAD_BACKLOG and result.postings:
-                        if not details:  # not read before the crawl
-                            known = (await asyncio.to_thread(_board_context, db, board_id))[1]
-                        readings = _read_changed(reader(), result, known)
-                    summary = await process_writer.record(board_id, result, at, fetched_round, readings)
+                    summary = await process_writer.record(board_id, result, at, fetched_round)
                 else:
                     summary = await inline.record((board_id, result, fetched_round))
             summaries[board.label] = summary
@@ -202,17 +179,6 @@ async def scrape_async(
         with db.connect() as conn:  # keep the query planner's statistics fresh (cheap when nothing changed)
             conn.exec_driver_sql("PRAGMA optimize")
     return [summaries[b.label] for b in boards if b.label in summaries]
-
-
-def _read_changed(read: Callable[[str], Any], result: Any, known: dict[str, str]) -> dict[str, Any]:
-    """Readings of the descriptions of the postings whose list entry is new or changed since the last
-    fetch (the ones the store will classify), by external id."""
-    hashes = result.list_hashes
-    return {
-        p.external_id: read(p.description)
-        for p in result.postings
-        if known.get(p.external_id) != hashes.get(p.external_id)
-    }
 
 
 def writer_mode(n_boards: int) -> WriterMode:
@@ -358,7 +324,7 @@ def scrape(
     boards: list[BoardConfig],
     at: datetime,
     progress: ProgressFn | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
     writer: WriterMode | None = None,
 ) -> list[FetchSummary]:
     """Synchronous entry point for the CLI and the scheduler."""

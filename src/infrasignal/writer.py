@@ -3,13 +3,12 @@ writes on another.
 
 `ProcessWriter.start` starts a worker (`python -c "...writer import main; main()"`: a fresh interpreter that
 shares no threads, locks or open files with the scrape, the run lock included), connected by a socket pair;
-one that was sent no board is stopped at `close`. The worker opens its own connection to the database and builds the classifier
-once; `await writer.record(board_id, result, at, fetched_round, readings)` sends it one board's crawl
-result (pickled) and returns the board's FetchSummary after the board's transaction has committed there.
-Boards are written one at a time, in the order sent, each in its own transaction, by the same function the
-scrape uses inline; `readings` are descriptions the scrape read for the classifier already (its costly
-part), so the scrape can take work over while the worker lags (`backlog`). The caller bounds how many
-results are in flight (the scrape's pipeline semaphore).
+one that was sent no board is stopped at `close`. The worker opens its own connection to the database and
+builds the classifier once; `await writer.record(board_id, result, at, fetched_round)` sends it one board's
+crawl result (pickled) and returns the board's FetchSummary after the board's transaction has committed
+there. Boards are written one at a time, in the order sent, each in its own transaction, by the same
+function the scrape uses inline. The caller bounds how many results are in flight (the scrape's pipeline
+semaphore).
 
 The worker never outlives the scrape: it exits when the socket closes, and on Linux the kernel kills it the
 moment the scrape process dies, even by SIGKILL, so a board it was writing is rolled back exactly as one
@@ -80,29 +79,15 @@ class ProcessWriter:
         """Whether a board was sent to the worker."""
         return self._sent > 0
 
-    @property
-    def backlog(self) -> int:
-        """Boards sent and not yet written."""
-        return len(self._waiting)
-
-    async def record(
-        self,
-        board_id: int,
-        result: Any,
-        at: datetime,
-        fetched_round: int | None,
-        readings: dict[str, Any] | None = None,
-    ) -> Any:
-        """Write one board in the worker; its summary once committed (or the exception it raised).
-        `readings`: descriptions read already (classify.Reading), by external id; passed to the
-        classifier as its second argument."""
+    async def record(self, board_id: int, result: Any, at: datetime, fetched_round: int | None) -> Any:
+        """Write one board in the worker; its summary once committed (or the exception it raised)."""
         self._sent += 1
         await self._started()
         if self._died is not None:
             raise self._died
         reply = asyncio.get_running_loop().create_future()
         self._waiting.append(reply)  # replies come in the order messages are written (no await between)
-        message = (board_id, result, at, fetched_round, readings)
+        message = (board_id, result, at, fetched_round)
         await self._send(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
         return await reply
 
@@ -203,12 +188,11 @@ def main() -> None:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         while (message := _receive(stream)) is not None:
-            board_id, result, at, fetched_round, readings = pickle.loads(message)
-            use = _with_readings(classify, readings) if readings else classify
+            board_id, result, at, fetched_round = pickle.loads(message)
             try:
                 reply: tuple[bool, Any] = (
                     True,
-                    write(engine, board_id, result, config, at, use, fetched_round),
+                    write(engine, board_id, result, config, at, classify, fetched_round),
                 )
             except Exception as exc:
                 reply = (False, exc)
@@ -256,15 +240,6 @@ class _Checkpointer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def _with_readings(classify: Callable[..., Any], readings: dict[str, Any]) -> Callable[[Any], Any]:
-    """`classify(posting)`, given the reading of the posting's description when the scrape made one."""
-
-    def use(posting: Any) -> Any:
-        return classify(posting, readings.get(posting.external_id))
-
-    return use
 
 
 def _receive(stream: io.BufferedIOBase) -> bytes | None:
