@@ -67,12 +67,11 @@ def user_classifier(config: Config) -> Any:
 
 
 def make_classifier(config: Config) -> Callable[..., Any]:
-    """The classifier as a function of a parsed posting (and optionally the reading of its description,
-    made already), with the user's rule files applied."""
+    """The classifier as a function of a parsed posting, with the user's rule files applied."""
     clf = user_classifier(config)
 
-    def classify(p: ParsedPosting, reading: Any = None) -> Any:
-        return clf.classify(p.title, p.department, p.locations, p.description, p.places, reading)
+    def classify(p: ParsedPosting) -> Any:
+        return clf.classify(p.title, p.department, p.locations, p.description, p.places)
 
     return classify
 

@@ -38,7 +38,7 @@ from typing import Any
 
 # Callables handed to the worker must be module-level functions (they are pickled by name).
 WriteFn = Callable[..., Any]  # write(db, board_id, result, config, at, classify, fetched_round) -> summary
-ClassifierFactory = Callable[[Any], Any]  # make_classifier(config) -> classify(posting, reading=None)
+ClassifierFactory = Callable[[Any], Any]  # make_classifier(config) -> classify(posting)
 
 _HEADER = struct.Struct(">Q")  # each message: its length, then a pickle
 CHECKPOINT_INTERVAL = 0.25  # seconds between the background checkpoints of a SQLite store

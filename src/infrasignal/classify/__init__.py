@@ -75,22 +75,10 @@ class Classification:
 
 class Reading(NamedTuple):
     """What the classifier reads in a description: the rule hits (disciplines.Hit) and the markets it
-    says the role covers. The costly part of a classification, and independent of the rest, so it can be
-    made apart (another process) and handed to `Classifier.classify`."""
+    says the role covers (the costly part of a classification)."""
 
     hits: tuple[Any, ...]
     covered: tuple[str, ...]
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Pickled as plain tuples (readings go to the store's writer process): pickling named tuples one by
-        # one costs more than reading the description again.
-        return (_reading, (tuple(map(tuple, self.hits)), self.covered))
-
-
-def _reading(hits: tuple[tuple[Any, ...], ...], covered: tuple[str, ...]) -> Reading:
-    from infrasignal.classify.disciplines import Hit
-
-    return Reading(tuple(map(Hit._make, hits)), covered)
 
 
 class Classifier:
@@ -112,11 +100,8 @@ class Classifier:
         locations: list[str] | tuple[str, ...] = (),
         description: str = "",
         places: list[Place] | tuple[Place, ...] = (),
-        reading: Reading | None = None,
     ) -> Classification:
-        """`reading`: `read(description)`, when it was made already."""
-        if reading is None:
-            reading = self.read(description)
+        reading = self.read(description)
         resolved, unresolved, based, based_evidence = self._where(tuple(locations), tuple(places))
         covered = [m for m in reading.covered if m not in based]
         infra, disciplines, evidence = self._rules.match_hits(title, department, reading.hits)
