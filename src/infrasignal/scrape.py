@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import httpx2
 from sqlalchemy import Engine as DbEngine
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from infrasignal import distributed
 from infrasignal.config import BoardConfig, Config, ConfigError
@@ -266,10 +266,12 @@ def _record_group(
     return [_record(db, board_id, result, config, at, classify, rnd) for board_id, result, rnd in group]
 
 
-# Read before each board's crawl; built once (building a statement costs more than running it).
-_BOARD_STATE = select(Board.id, Board.etag, Board.last_modified, Board.suspect_since, Board.body_hash)
+# Read before the crawls; built once (building a statement costs more than running it).
+_BOARD_STATE = select(Board.id, Board.etag, Board.last_modified, Board.suspect_since, Board.body_hash).where(
+    Board.id.in_(bindparam("ids", expanding=True))
+)
 _LIST_HASHES = select(Posting.board_id, Posting.external_id, Posting.list_hash).where(
-    Posting.list_hash.is_not(None)
+    Posting.board_id.in_(bindparam("ids", expanding=True)), Posting.list_hash.is_not(None)
 )
 
 
@@ -296,7 +298,7 @@ def _board_contexts(db: DbEngine, board_ids: list[int], hashed: set[int]) -> dic
     contexts: dict[int, BoardContext] = {}
     with db.connect() as conn:
         for chunk in _chunks(board_ids, 500):
-            for b in conn.execute(_BOARD_STATE.where(Board.id.in_(chunk))):
+            for b in conn.execute(_BOARD_STATE, {"ids": chunk}):
                 # body_hash is kept only for single-page boards: a 304 on page 1 of a paged board says
                 # nothing about the later pages, so validators are sent only when the last fetch was one page.
                 if b.suspect_since is not None or b.body_hash is None:
@@ -305,9 +307,7 @@ def _board_contexts(db: DbEngine, board_ids: list[int], hashed: set[int]) -> dic
                     validators = (b.etag, b.last_modified) if (b.etag or b.last_modified) else None
                     contexts[b.id] = (validators, known[b.id], b.body_hash)
         for chunk in _chunks(sorted(hashed), 500):
-            for board_id, external_id, list_hash in conn.execute(
-                _LIST_HASHES.where(Posting.board_id.in_(chunk))
-            ):
+            for board_id, external_id, list_hash in conn.execute(_LIST_HASHES, {"ids": chunk}):
                 known[board_id][external_id] = list_hash
     return contexts
 
