@@ -397,12 +397,16 @@ def test_cold_build_then_warm_load_give_the_same_result(
     assert PlaceResolver(warm).resolve("Zürich, CH") == [P("Zürich", None, "CH")]
 
 
-def test_stale_and_corrupt_cache_files_are_rebuilt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_dataset: None
-) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("INFRASIGNAL_CACHE_DIR", str(cache))
-    cache.mkdir()
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty index cache directory of the test's own."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    monkeypatch.setenv("INFRASIGNAL_CACHE_DIR", str(folder))
+    return folder
+
+
+def test_stale_and_corrupt_cache_files_are_rebuilt(cache: Path, small_dataset: None) -> None:
     old = cache / "places-0000000000000000.marshal"
     old.write_bytes(b"old version")
     unused = time.time() - (gazetteer.STALE_AFTER_DAYS + 1) * 86_400
@@ -414,14 +418,9 @@ def test_stale_and_corrupt_cache_files_are_rebuilt(
     assert gazetteer.load_index()[1] == "cache"
 
 
-def test_another_installations_cache_file_in_use_is_kept(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_dataset: None
-) -> None:
+def test_another_installations_cache_file_in_use_is_kept(cache: Path, small_dataset: None) -> None:
     # Two virtualenvs sharing ~/.cache/infrasignal have different keys: neither build may delete the
     # other's file, or each would rebuild the index on every start.
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("INFRASIGNAL_CACHE_DIR", str(cache))
-    cache.mkdir()
     other = cache / "places-1111111111111111.marshal"
     other.write_bytes(b"another installation's index")
     assert gazetteer.load_index()[1] == "built"

@@ -157,6 +157,16 @@ def writing(db: Path) -> bool:
     return False
 
 
+def wait_for_kill_point(proc: subprocess.Popen[Any], db: Path, fetches: int, at_write: bool) -> None:
+    """Wait (at most a minute, and no longer than the scrape runs) until `db` has `fetches` fetch rows, then,
+    with `at_write`, until a write transaction holds the database's write lock."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and fetch_count(db) < fetches:
+        time.sleep(0.002)
+    while at_write and proc.poll() is None and time.monotonic() < deadline and not writing(db):
+        time.sleep(0.001)
+
+
 def integrity(db: Path) -> str:
     with connect(db) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
@@ -646,17 +656,8 @@ def test_sigkill_at_random_points_leaves_each_board_old_or_new(tmp_path: Path) -
             delay = rng.uniform(0.0, 0.3 if commits == 0 else 0.05)
             aim_at_write = run % 2 == 1
             proc = subprocess.Popen(scrape_cmd(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 60
-            while (
-                proc.poll() is None
-                and time.monotonic() < deadline
-                and fetch_count(db) - base_fetches < commits
-            ):
-                time.sleep(0.002)
-            if aim_at_write:
-                while proc.poll() is None and time.monotonic() < deadline and not writing(db):
-                    time.sleep(0.001)
-            else:
+            wait_for_kill_point(proc, db, base_fetches + commits, at_write=aim_at_write)
+            if not aim_at_write:
                 time.sleep(delay)
             if proc.poll() is None:
                 in_write += aim_at_write

@@ -32,7 +32,7 @@ from test_reliability import (
     integrity,
     posting_sets,
     scrape_cmd,
-    writing,
+    wait_for_kill_point,
 )
 
 DAY1, DAY2 = datetime(2026, 11, 16, 6), datetime(2026, 11, 17, 6)
@@ -185,16 +185,8 @@ def test_sigkill_with_a_worker_leaves_each_board_old_or_new_and_no_worker(tmp_pa
             proc = subprocess.Popen(
                 scrape_cmd(config), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            deadline = time.monotonic() + 60
-            while (
-                proc.poll() is None
-                and time.monotonic() < deadline
-                and fetch_count(db) - base_fetches < commits
-            ):
-                time.sleep(0.002)
-            # then the moment the worker holds the write lock
-            while proc.poll() is None and time.monotonic() < deadline and not writing(db):
-                time.sleep(0.001)
+            # after k boards have committed, the moment the worker holds the write lock
+            wait_for_kill_point(proc, db, base_fetches + commits, at_write=True)
             if proc.poll() is None:
                 killed_writing += 1
                 proc.send_signal(signal.SIGKILL)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from infrasignal.model import Place
 
@@ -73,14 +73,6 @@ class Classification:
         }
 
 
-class Reading(NamedTuple):
-    """What the classifier reads in a description: the rule hits (disciplines.Hit) and the markets it
-    says the role covers (the costly part of a classification)."""
-
-    hits: tuple[Any, ...]
-    covered: tuple[str, ...]
-
-
 class Classifier:
     """Places + markets + disciplines, built once from the shipped data (and the user's extra files)."""
 
@@ -101,10 +93,9 @@ class Classifier:
         description: str = "",
         places: list[Place] | tuple[Place, ...] = (),
     ) -> Classification:
-        reading = self.read(description)
         resolved, unresolved, based, based_evidence = self._where(tuple(locations), tuple(places))
-        covered = [m for m in reading.covered if m not in based]
-        infra, disciplines, evidence = self._rules.match_hits(title, department, reading.hits)
+        covered = [m for m in self._markets.covered_in(description) if m not in based]
+        infra, disciplines, evidence = self._rules.match(title, department, description)
         evidence += based_evidence
         evidence += [Evidence(f"covered:{m}", "covered markets", "description", m) for m in covered]
         return Classification(
@@ -115,12 +106,6 @@ class Classifier:
             covered_markets=covered,
             unresolved_locations=unresolved,
             evidence=evidence,
-        )
-
-    def read(self, description: str) -> Reading:
-        """The description's part of a classification."""
-        return Reading(
-            tuple(self._rules.hits("description", description)), tuple(self._markets.covered_in(description))
         )
 
     def _where_uncached(
@@ -163,6 +148,5 @@ __all__ = [
     "Classifier",
     "Evidence",
     "Market",
-    "Reading",
     "load_classifier",
 ]

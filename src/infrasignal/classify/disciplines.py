@@ -188,12 +188,7 @@ class RuleSet:
     ) -> tuple[bool, list[str], list[Evidence]]:
         """(infra, disciplines in DISCIPLINES order, evidence). Evidence lists the rules behind each given
         tag, and for a posting that is not infra the infra rules that matched (to show why not)."""
-        return self.match_hits(title, department, tuple(self.hits("description", description)))
-
-    def match_hits(
-        self, title: str, department: str, description_hits: tuple[Hit, ...]
-    ) -> tuple[bool, list[str], list[Evidence]]:
-        """`match`, with the description's hits (`hits("description", ...)`) found already."""
+        description_hits = tuple(self.hits("description", description))
         hits = self._title_hits(title) + self._department_hits(department) + description_hits
         if not hits:
             return False, [], []
