@@ -234,3 +234,41 @@ def test_a_worker_that_dies_fails_the_scrape_and_writes_nothing_half(tmp_path: P
                 {},
                 {eid: (t, "open") for eid, t in board.expected(1).items()},
             )
+
+
+def test_boards_waiting_for_the_worker_are_written_in_groups_in_order(tmp_path: Path) -> None:
+    """Boards queued while the worker is busy (here: still starting) reach its write function together,
+    at most MAX_GROUP at a time, and every caller gets its own board's answer."""
+    import asyncio
+
+    from support.groupwrite import group_sizes, no_classifier
+
+    async def run() -> list[tuple[int, int]]:
+        writer = infrasignal.writer.ProcessWriter(
+            f"sqlite:///{tmp_path / 'unused.db'}", None, group_sizes, no_classifier
+        )
+        writer.start()
+        try:
+            return await asyncio.gather(*(writer.record(i, None, DAY1, None) for i in range(20)))
+        finally:
+            await writer.close()
+
+    answers = asyncio.run(run())
+    assert [board_id for board_id, _ in answers] == list(range(20))
+    sizes = [size for _, size in answers]
+    assert max(sizes) > 1
+    assert max(sizes) <= infrasignal.writer.MAX_GROUP
+
+
+def test_next_group_takes_what_is_queued_up_to_the_limit_and_keeps_the_end() -> None:
+    import queue
+
+    inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    for i in range(infrasignal.writer.MAX_GROUP + 2):
+        inbox.put(bytes([i]))
+    inbox.put(None)
+    first = infrasignal.writer._next_group(inbox)
+    second = infrasignal.writer._next_group(inbox)
+    assert first == [bytes([i]) for i in range(infrasignal.writer.MAX_GROUP)]
+    assert second == [bytes([infrasignal.writer.MAX_GROUP]), bytes([infrasignal.writer.MAX_GROUP + 1])]
+    assert infrasignal.writer._next_group(inbox) is None

@@ -104,7 +104,7 @@ async def scrape_async(
         url = db.url.render_as_string(hide_password=False)
         # A classifier that cannot go to another process (a stand-in a test made) keeps the writes here.
         with contextlib.suppress(pickle.PicklingError, AttributeError, TypeError):
-            process_writer = ProcessWriter(url, config, _record, make_classifier)
+            process_writer = ProcessWriter(url, config, _record_group, make_classifier)
         # Its start-up (imports, classifier) overlaps the first fetches; but when every board may answer
         # "not modified" (each has the body hash of a single-page last fetch), it starts only once a
         # board brings postings: a round of 304s is all written here, and would only compete for the CPU.

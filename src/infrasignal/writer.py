@@ -6,9 +6,10 @@ shares no threads, locks or open files with the scrape, the run lock included), 
 one that was sent no board is stopped at `close`. The worker opens its own connection to the database and
 builds the classifier once; `await writer.record(board_id, result, at, fetched_round)` sends it one board's
 crawl result (pickled) and returns the board's FetchSummary after the board's transaction has committed
-there. Boards are written one at a time, in the order sent, each in its own transaction, by the same
-function the scrape uses inline. The caller bounds how many results are in flight (the scrape's pipeline
-semaphore).
+there. Boards are written in the order sent; the boards that arrived while the worker was writing are
+written together, up to MAX_GROUP in one transaction (each board at its old or new state whatever
+happens; a group that fails is written board by board, see scrape._record_group). The caller bounds how
+many results are in flight (the scrape's pipeline semaphore).
 
 The worker never outlives the scrape: it exits when the socket closes, and on Linux the kernel kills it the
 moment the scrape process dies, even by SIGKILL, so a board it was writing is rolled back exactly as one
@@ -23,6 +24,7 @@ import collections
 import contextlib
 import gc
 import io
+import itertools
 import os
 import pickle
 import queue
@@ -38,11 +40,14 @@ from datetime import datetime
 from typing import Any
 
 # Callables handed to the worker must be module-level functions (they are pickled by name).
-WriteFn = Callable[..., Any]  # write(db, board_id, result, config, at, classify, fetched_round) -> summary
+# write(db, group, config, at, classify) -> a summary per board of `group`, a list of (board_id, result,
+# fetched_round) written in one transaction (or, if that fails, board by board: scrape._record_group).
+WriteFn = Callable[..., list[Any]]
 ClassifierFactory = Callable[[Any], Any]  # make_classifier(config) -> classify(posting)
 
 _HEADER = struct.Struct(">Q")  # each message: its length, then a pickle
 CHECKPOINT_INTERVAL = 0.25  # seconds between the background checkpoints of a SQLite store
+MAX_GROUP = 8  # boards the worker writes in one transaction when several are waiting
 _BOOT = "from infrasignal.writer import main; main()"
 
 
@@ -203,8 +208,8 @@ def main() -> None:
     fd, parent = int(sys.argv[1]), int(sys.argv[2])
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scrape's to handle (it stops us)
-    with socket.socket(fileno=fd) as sock, sock.makefile("rwb") as stream:
-        setup = _receive(stream)
+    with socket.socket(fileno=fd) as sock, sock.makefile("rb") as incoming, sock.makefile("wb") as stream:
+        setup = _receive(incoming)
         if setup is None:
             return
         url, config, write, make_classify = pickle.loads(setup)
@@ -225,16 +230,22 @@ def main() -> None:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
-        while (message := _receive(stream)) is not None:
-            board_id, result, at, fetched_round = pickle.loads(message)
-            try:
-                reply: tuple[bool, Any] = (
-                    True,
-                    write(engine, board_id, result, config, at, classify, fetched_round),
-                )
-            except Exception as exc:
-                reply = (False, exc)
-            _answer(stream, reply)
+        inbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        threading.Thread(target=_receive_all, args=(incoming, inbox), name="messages", daemon=True).start()
+        while (group := _next_group(inbox)) is not None:
+            boards = [pickle.loads(message) for message in group]
+            # One transaction (one commit, each index page written once) for the boards that arrived while
+            # the last group was written; a round's boards all share its time.
+            for at, run in itertools.groupby(boards, key=lambda m: m[2]):
+                items = [(board_id, result, fetched_round) for board_id, result, _, fetched_round in run]
+                try:
+                    replies: list[tuple[bool, Any]] = [
+                        (True, summary) for summary in write(engine, items, config, at, classify)
+                    ]
+                except Exception as exc:
+                    replies = [(False, exc)] * len(items)
+                for reply in replies:
+                    _answer(stream, reply)
             gc.freeze()
         if checkpointer is not None:
             checkpointer.stop()
@@ -278,6 +289,36 @@ class _Checkpointer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _receive_all(stream: io.BufferedIOBase, inbox: queue.SimpleQueue[bytes | None]) -> None:
+    """The worker's reading thread: queues each message as it arrives (so the scrape's sends never wait on
+    the board being written), then None at the end of input."""
+    try:
+        while (message := _receive(stream)) is not None:
+            inbox.put(message)
+    except OSError:
+        pass
+    finally:
+        inbox.put(None)
+
+
+def _next_group(inbox: queue.SimpleQueue[bytes | None]) -> list[bytes] | None:
+    """The next message (waiting for it) and up to MAX_GROUP - 1 more already queued; None at the end."""
+    first = inbox.get()
+    if first is None:
+        return None
+    group = [first]
+    while len(group) < MAX_GROUP:
+        try:
+            message = inbox.get_nowait()
+        except queue.Empty:
+            break
+        if message is None:
+            inbox.put(None)  # the end, for the next call
+            break
+        group.append(message)
+    return group
 
 
 def _receive(stream: io.BufferedIOBase) -> bytes | None:
