@@ -30,10 +30,7 @@ from infrasignal.signals import (
     SiteKey,
     city_key,
     detect_signals,
-    location_keys,
     market_key,
-    role_key,
-    sites,
 )
 from infrasignal.timeutil import naive_utc
 
@@ -128,10 +125,10 @@ def _context(
         if not c.infra:
             continue
         if not c.baseline and since < c.first_seen <= as_of:
-            prior_pairs.update(((company, k), where) for k, where in location_keys(c).items())
+            prior_pairs.update(((company, k), where) for k, where in c.location_keys.items())
         closed = c.closed_as_of(as_of)
-        for k in sites(c):
-            moved[(company, k)].add(role_key(c))
+        for k in c.sites:
+            moved[(company, k)].add(c.role_key)
             if closed is not None and since < closed:
                 count_pairs.add((company, k))
     count_pairs.update(pair for pair, roles in moved.items() if len(roles) >= surge_min)
