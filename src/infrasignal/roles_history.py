@@ -28,7 +28,7 @@ from infrasignal.signals import (
     RoleRecord,
     Signal,
     SiteKey,
-    city_key,
+    city_key_of,
     detect_signals,
     market_key,
 )
@@ -155,7 +155,7 @@ def _presence(
                 markets.append((bid, where))
             else:
                 cities.append((bid, where.city, where.country or ""))
-    out: set[Presence] = set()
+    found: dict[tuple[Any, ...], None] = {}  # a company's boards can repeat a presence: one Presence each
     for sql, wanted in ((_PRIOR_MARKETS, markets), (_PRIOR_CITIES, cities)):
         for chunk in _chunks(wanted, CHUNK // 3):
             params = FLAGS | {"sites": chunk, "as_of": as_of, "since": since}
@@ -163,9 +163,9 @@ def _presence(
                 if market is not None:
                     site, as_site = market_key(market), True
                 else:
-                    site, as_site = city_key(RolePlace(city, None, country)), not has_market
-                out.add(Presence(boards[bid][0], site, discipline, bool(infra), as_site))
-    return list(out)
+                    site, as_site = city_key_of(city, country), not has_market
+                found[(boards[bid][0], site, discipline, bool(infra), as_site)] = None
+    return [Presence(*p) for p in found]
 
 
 # A group was present before the window exactly when its earliest posting was first seen by then, or its
@@ -196,27 +196,28 @@ def _counted(
     if not pairs:
         return []
     companies = {company for company, _ in pairs}
-    touched = sorted(bid for bid, (company, _) in boards.items() if company.casefold() in companies)
+    folded = {bid: company.casefold() for bid, (company, _) in boards.items()}
+    touched = sorted(bid for bid, company in folded.items() if company in companies)
     params = FLAGS | {"boards": touched, "as_of": as_of, "since": since}
-    facts: dict[int, tuple[Any, ...]] = {}
+    facts: dict[int, tuple[Any, ...]] = {}  # a row of each posting, for its own columns
     markets: dict[int, dict[str, None]] = defaultdict(dict)
-    places: dict[int, dict[RolePlace, None]] = defaultdict(dict)
+    cities: dict[int, dict[tuple[str, str | None], None]] = defaultdict(dict)
     wanted: set[int] = set()
-    for board_id, market, city, country, pid, *rest in r.rows(_DURING, params):
-        facts[pid] = (board_id, *rest)
+    for row in r.rows(_DURING, params):
+        board_id, market, city, country, pid, _, _, _, _ = row
+        facts[pid] = row
         if market is not None:
             markets[pid][market] = None
             key = market_key(market)
         else:
-            place = RolePlace(city, None, country, False)
-            places[pid][place] = None
-            key = city_key(place)
-        if (boards[board_id][0].casefold(), key) in pairs:
+            cities[pid][(city, country)] = None
+            key = city_key_of(city, country)
+        if (folded[board_id], key) in pairs:
             wanted.add(pid)
     reopens = _reopens(r, sorted(wanted), since)
     out = []
     for pid in sorted(wanted):
-        board_id, first_seen, closed_at, baseline, req = facts[pid]
+        board_id, _, _, _, _, first_seen, closed_at, baseline, req = facts[pid]
         company, board = boards[board_id]
         out.append(
             RoleRecord(
@@ -230,7 +231,7 @@ def _counted(
                 baseline=bool(baseline),
                 infra=True,
                 markets=tuple(markets.get(pid, ())),
-                places=tuple(places.get(pid, ())),
+                places=tuple(RolePlace(city, None, country) for city, country in cities.get(pid, ())),
                 requisition_id=req,
                 reopens=reopens.get(pid, ()),
             )
@@ -265,21 +266,20 @@ def _records(r: Reader, ids: Iterable[int], reopen_after: datetime | None) -> li
     ids = sorted(ids)
     if not ids:
         return []
-    rows: dict[int, tuple[Any, ...]] = {}
-    tags: dict[int, dict[str, list[str]]] = defaultdict(lambda: {"discipline": [], "market": []})
+    rows: list[tuple[Any, ...]] = []
+    disciplines: dict[int, dict[str, None]] = defaultdict(dict)
+    markets: dict[int, dict[str, None]] = defaultdict(dict)
     places: dict[int, list[RolePlace]] = defaultdict(list)
     for chunk in _chunks(ids):
-        for row in r.rows(_ROWS, {"ids": chunk}):
-            rows[row[0]] = row
+        rows += r.rows(_ROWS, {"ids": chunk})
         for pid, kind, value in r.rows(_TAGS, {"ids": chunk}):
-            tags[pid][kind].append(value)
+            (disciplines if kind == "discipline" else markets)[pid][value] = None
         for pid, city, region, country, remote in r.rows(_PLACES, {"ids": chunk}):
             places[pid].append(RolePlace(city, region, country, bool(remote)))
     reopens = _reopens(r, ids, reopen_after)
     out = []
-    for pid, (_, title, url, first_seen, closed_at, baseline, infra, req, company, board) in rows.items():
-        t = tags.get(pid, {"discipline": [], "market": []})
-        if not (infra or t["discipline"]):
+    for pid, title, url, first_seen, closed_at, baseline, infra, req, company, board in rows:
+        if not (infra or pid in disciplines):
             continue
         out.append(
             RoleRecord(
@@ -292,8 +292,8 @@ def _records(r: Reader, ids: Iterable[int], reopen_after: datetime | None) -> li
                 closed_at=as_time(closed_at),
                 baseline=bool(baseline),
                 infra=bool(infra),
-                disciplines=tuple(dict.fromkeys(t["discipline"])),
-                markets=tuple(dict.fromkeys(t["market"])),
+                disciplines=tuple(disciplines.get(pid, ())),
+                markets=tuple(markets.get(pid, ())),
                 places=tuple(places.get(pid, ())),
                 requisition_id=req,
                 reopens=reopens.get(pid, ()),

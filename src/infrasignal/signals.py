@@ -167,7 +167,12 @@ def market_key(name: str) -> SiteKey:
 
 
 def city_key(place: RolePlace) -> SiteKey:
-    return ("city", (place.city or "").casefold(), (place.country or "").upper())
+    return city_key_of(place.city, place.country)
+
+
+def city_key_of(city: str | None, country: str | None) -> SiteKey:
+    """`city_key` of a place in this city and country, for rows read without building the place."""
+    return ("city", (city or "").casefold(), (country or "").upper())
 
 
 def city_places(r: RoleRecord) -> list[RolePlace]:
