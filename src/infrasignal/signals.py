@@ -320,11 +320,12 @@ def _new_locations(w: _Window) -> list[Signal]:
 
 def _new_disciplines(w: _Window, new_sites: set[SiteKey]) -> list[Signal]:
     prior: dict[SiteKey, set[str]] = defaultdict(set)
+    had_site: set[SiteKey] = set()
     for r in w.records:
         if w.before(r):
+            had_site.update(r.sites)
             for k in r.sites:
                 prior[k].update(r.disciplines)
-    had_site = {k for r in w.records if w.before(r) for k in r.sites}
     for p in w.presence:
         if p.as_site:
             had_site.add(p.site)
@@ -416,7 +417,7 @@ def _closures(w: _Window) -> list[Signal]:
         market, places = _site_fields(label[k], rs)
         base = 30.0 + (20.0 if left == 0 else 0.0)  # nothing left open there: a pull-back
         sig = _signal("closed", w.company, rs, places, market=market, base=base, closed=times)
-        sig.detail.update(sites={k}, still_open=left, open_roles=set(still_open[k]))
+        sig.detail.update(sites={k}, still_open=left, open_roles=still_open[k])
         out.append(sig)
     return _merge_identical(out)
 
@@ -518,9 +519,7 @@ def _site_fields(where: RolePlace | str, records: Sequence[RoleRecord]) -> tuple
     """(market, places) of a site: a market with the cities its roles name, or one city."""
     if isinstance(where, str):
         key = market_key(where)
-        cities = [
-            p for r in records if key in {market_key(m) for m in r.markets} for p in market_cities(r, where)
-        ]
+        cities = [p for r in records if key in r.sites for p in market_cities(r, where)]  # a role's markets
         return where, _distinct_places(cities)
     return None, [where]
 
