@@ -15,8 +15,10 @@ starts fast); the decisions live in `signals.py` (pure).
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,8 +47,23 @@ def signals_at(
     as_of = naive_utc(as_of)
     start = as_of - since if isinstance(since, timedelta) else naive_utc(since)
     cfg = cfg or SignalsConfig()
-    records, presence = load_window(db, as_of, start, surge_min=cfg.surge_min)
-    return detect_signals(records, as_of, start, cfg, presence)
+    with _collector_paused():
+        records, presence = load_window(db, as_of, start, surge_min=cfg.surge_min)
+        return detect_signals(records, as_of, start, cfg, presence)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the block. A window's records and signals are tens of
+    thousands of objects without reference cycles; while they are built, the collector would walk them, and
+    every object the program made before, again and again (26 ms of `signals` on a 1M-posting store)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def load_roles_history(db: Any, as_of: datetime) -> list[RoleRecord]:
