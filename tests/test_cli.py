@@ -220,3 +220,13 @@ def test_json_output_examples(capsys: pytest.CaptureFixture[str]) -> None:
     ]
     print_json(value)
     assert capsys.readouterr().out == json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_command_signatures_are_evaluated_annotations() -> None:
+    """typer reads every command's signature at each start-up; a string annotation costs it a compile and an
+    eval there, so command modules do without `from __future__ import annotations`."""
+    assert app.registered_commands
+    for command in app.registered_commands:
+        assert command.callback is not None
+        annotations = command.callback.__annotations__
+        assert not [k for k, v in annotations.items() if isinstance(v, str)], command.callback.__qualname__

@@ -1,8 +1,6 @@
 """`infrasignal signals`, `diff` and `history`: what is new, what changed between two times, and one
 posting's story. Thin: parse options, call `infrasignal.history`, print a table or JSON."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any
 
