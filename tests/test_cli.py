@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from infrasignal.cli.app import _register, app
+from infrasignal.cli.common import print_json
 from support.boardserver import BoardServer, Fault
 from support.gh import gh_board, gh_job
 
@@ -181,3 +186,47 @@ def test_bad_user_rules_file_is_a_config_error_before_any_fetch(
     code, _, err = run("scrape", "--config", str(cfg))
     assert code == 2 and "[classify]" in err and "rules.toml" in err
     assert len(err.strip().splitlines()) == 1 and board_server.requests == []
+
+
+_JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    # print_json documents its one difference: orjson writes 1e-7 where json writes 1e-07
+    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: "e-" not in repr(f))
+    | st.text()
+)
+_JSON_VALUES = st.recursive(
+    _JSON_SCALARS, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+def test_json_output_is_what_json_dumps_writes(value: object) -> None:
+    """The query commands' JSON (orjson) is byte for byte what json.dumps(indent=2, ensure_ascii=False)
+    wrote: floats, non-ASCII and control characters, None, empty lists and objects."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        print_json(value)
+    assert out.getvalue() == json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_json_output_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    value = [
+        {"score": 100.0, "pct": 33.3, "big": 1e16, "city": "São Paulo", "jp": "東京", "none": None},
+        {"empty": [], "obj": {}, "ctl": 'a\x00b\x1f\x7f\u2028"\\/', "ok": True, "n": -3},
+        [],
+    ]
+    print_json(value)
+    assert capsys.readouterr().out == json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_command_signatures_are_evaluated_annotations() -> None:
+    """typer reads every command's signature at each start-up; a string annotation costs it a compile and an
+    eval there, so command modules do without `from __future__ import annotations`."""
+    assert app.registered_commands
+    for command in app.registered_commands:
+        assert command.callback is not None
+        annotations = command.callback.__annotations__
+        assert not [k for k, v in annotations.items() if isinstance(v, str)], command.callback.__qualname__

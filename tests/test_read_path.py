@@ -5,6 +5,7 @@ scrape (including re-tagged postings) equals a rebuild from scratch."""
 
 from __future__ import annotations
 
+import gc
 import random
 import sqlite3
 from contextlib import closing
@@ -16,11 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
+from infrasignal import roles_history
 from infrasignal.config import BoardConfig, HistoryConfig
 from infrasignal.model import Posting
 from infrasignal.presence import presence_sql, refresh_presence
 from infrasignal.queries import RoleFilter, boards_health, events_between, roles
-from infrasignal.reader import as_time, expand, open_sqlite_reader
+from infrasignal.reader import _placeholders, as_time, expand, open_sqlite_reader
 from infrasignal.schema_version import SCHEMA_VERSION
 from infrasignal.store import open_store, record_fetch, sync_boards
 from support.fakeclassify import classify, use_fake_classifier
@@ -40,6 +42,39 @@ def test_expand_lists_rows_and_leaves_casts_alone() -> None:
     sql, params = expand("FROM :w AS w", {"w": [(1, "Tokyo"), (2, "Dublin")]})
     assert sql == "FROM (VALUES (:w_0_0, :w_0_1), (:w_1_0, :w_1_1)) AS w"
     assert params == {"w_0_0": 1, "w_0_1": "Tokyo", "w_1_0": 2, "w_1_1": "Dublin"}
+
+
+def test_expand_builds_the_placeholders_of_a_chunk_size_once() -> None:
+    """A long id list is read in chunks of one size: the placeholder text is built for the first chunk and
+    reused (the same SQL text also lets SQLite reuse the prepared statement)."""
+    first = expand("a IN :ids", {"ids": list(range(900))})
+    hits = _placeholders.cache_info().hits
+    second = expand("a IN :ids", {"ids": list(range(900, 1800))})
+    assert _placeholders.cache_info().hits == hits + 1
+    assert first[0] == second[0]
+    assert second[1] == {f"ids_{i}": 900 + i for i in range(900)}
+
+
+def test_signals_at_builds_records_and_signals_with_the_collector_paused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bool] = []
+
+    def load_window(*args: Any, **kwargs: Any) -> tuple[list[Any], list[Any]]:
+        seen.append(gc.isenabled())
+        return [], []
+
+    def detect_signals(*args: Any, **kwargs: Any) -> list[Any]:
+        seen.append(gc.isenabled())
+        raise RuntimeError("detection failed")
+
+    monkeypatch.setattr(roles_history, "load_window", load_window)
+    monkeypatch.setattr(roles_history, "detect_signals", detect_signals)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        roles_history.signals_at(None, datetime(2026, 11, 20, 6), timedelta(days=7))
+    assert seen == [False, False]
+    assert gc.isenabled()  # back on, after an error too
 
 
 def test_as_time_reads_sqlite_text_and_passes_datetimes() -> None:

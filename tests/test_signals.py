@@ -3,6 +3,7 @@ thresholds, and answers "as of" a past time."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import count
 
@@ -346,3 +347,16 @@ def test_place_text_names_countries_and_us_states() -> None:
     assert place_text(QUINCY) == "Quincy, WA, United States"
     assert place_text(RolePlace("Singapore", None, "SG")) == "Singapore"
     assert place_text(RolePlace("Atlantis", None, "ZZ")) == "Atlantis, ZZ"
+
+
+def test_a_record_knows_its_sites_location_keys_and_role_key_and_replace_recomputes_them() -> None:
+    remote = RolePlace("Tokyo", None, "JP", remote=True)
+    r = role("Electrical Engineer", (TOKYO, OSAKA, remote), req="R-1")
+    assert r.markets == ("Tokyo", "Osaka")
+    assert list(r.sites) == [("market", "tokyo"), ("market", "osaka")]  # where it counts: its markets
+    assert list(r.location_keys) == [*r.sites, ("city", "tokyo", "JP"), ("city", "osaka", "JP")]
+    assert r.role_key == "req:R-1"
+    moved = replace(r, markets=(), places=(SYDNEY,), requisition_id=None)
+    assert moved.sites == moved.location_keys == {("city", "sydney", "AU"): SYDNEY}  # no market: its cities
+    assert moved.role_key == f"posting:{r.posting_id}"
+    assert moved == replace(moved)  # derived attributes take no part in equality

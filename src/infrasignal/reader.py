@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, overload
 
@@ -44,15 +45,26 @@ def expand(sql: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         if not values:
             return "(NULL)"
         if isinstance(values[0], tuple):
-            rows = []
-            for i, row in enumerate(values):
-                out.update({f"{name}_{i}_{j}": v for j, v in enumerate(row)})
-                rows.append("(" + ", ".join(f":{name}_{i}_{j}" for j in range(len(row))) + ")")
-            return "(VALUES " + ", ".join(rows) + ")"
-        out.update({f"{name}_{i}": v for i, v in enumerate(values)})
-        return "(" + ", ".join(f":{name}_{i}" for i in range(len(values))) + ")"
+            text, names = _placeholders(name, len(values), len(values[0]))
+            out.update(zip(names, (v for row in values for v in row), strict=True))
+        else:
+            text, names = _placeholders(name, len(values), 0)
+            out.update(zip(names, values, strict=True))
+        return text
 
     return _PARAM.sub(one, sql), out
+
+
+@lru_cache(maxsize=64)
+def _placeholders(name: str, rows: int, columns: int) -> tuple[str, tuple[str, ...]]:
+    """The SQL text and the parameter names of a list of `rows` values (`columns` 0) or of `rows` tuples of
+    `columns` values. Cached: a long list is read in chunks of one size, so the same text comes back."""
+    if not columns:
+        names = tuple(f"{name}_{i}" for i in range(rows))
+        return "(" + ", ".join(f":{n}" for n in names) + ")", names
+    table = [[f"{name}_{i}_{j}" for j in range(columns)] for i in range(rows)]
+    text = "(VALUES " + ", ".join("(" + ", ".join(f":{n}" for n in row) + ")" for row in table) + ")"
+    return text, tuple(n for row in table for n in row)
 
 
 @overload

@@ -50,7 +50,10 @@ class RolePlace:
 @dataclass(frozen=True, slots=True)
 class RoleRecord:
     """One stored posting with what signal detection needs. `closed_at` is its latest closure (None while
-    open); `reopens` lists earlier closures that ended with a reopening, as (closed, reopened) pairs."""
+    open); `reopens` lists earlier closures that ended with a reopening, as (closed, reopened) pairs.
+
+    `sites`, `location_keys` and `role_key` follow from the other fields and are computed when the record is
+    built, once: every rule of a detection asks for them again."""
 
     posting_id: int
     company: str
@@ -66,6 +69,21 @@ class RoleRecord:
     places: tuple[RolePlace, ...] = ()
     requisition_id: str | None = None
     reopens: tuple[tuple[datetime, datetime], ...] = ()
+    # where the role counts for disciplines, surges and closures: its markets, else its on-site cities
+    sites: dict[SiteKey, RolePlace | str] = field(init=False, repr=False, compare=False)
+    # every market and every on-site city of the role, for `new_location`
+    location_keys: dict[SiteKey, RolePlace | str] = field(init=False, repr=False, compare=False)
+    # copies of one role share a requisition id within a company
+    role_key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        markets: dict[SiteKey, RolePlace | str] = {market_key(m): m for m in self.markets}
+        cities: dict[SiteKey, RolePlace | str] = {city_key(p): p for p in city_places(self)}
+        set_derived = object.__setattr__  # the record is frozen
+        set_derived(self, "sites", markets or cities)
+        set_derived(self, "location_keys", markets | cities)
+        req = self.requisition_id
+        set_derived(self, "role_key", f"req:{req}" if req else f"posting:{self.posting_id}")
 
     def closed_as_of(self, t: datetime) -> datetime | None:
         """When the posting closed, if it was closed at time t; None if it was open (or unborn)."""
@@ -149,26 +167,17 @@ def market_key(name: str) -> SiteKey:
 
 
 def city_key(place: RolePlace) -> SiteKey:
-    return ("city", (place.city or "").casefold(), (place.country or "").upper())
+    return city_key_of(place.city, place.country)
+
+
+def city_key_of(city: str | None, country: str | None) -> SiteKey:
+    """`city_key` of a place in this city and country, for rows read without building the place."""
+    return ("city", (city or "").casefold(), (country or "").upper())
 
 
 def city_places(r: RoleRecord) -> list[RolePlace]:
     """On-site places with a city (a remote role says nothing about where a company builds)."""
     return [p for p in r.places if p.city and not p.remote]
-
-
-def sites(r: RoleRecord) -> dict[SiteKey, RolePlace | str]:
-    """Where the role counts for disciplines, surges and closures: its markets, else its cities."""
-    if r.markets:
-        return {market_key(m): m for m in r.markets}
-    return {city_key(p): p for p in city_places(r)}
-
-
-def location_keys(r: RoleRecord) -> dict[SiteKey, RolePlace | str]:
-    """Every market and every city of the role, for `new_location`."""
-    out: dict[SiteKey, RolePlace | str] = {market_key(m): m for m in r.markets}
-    out.update({city_key(p): p for p in city_places(r)})
-    return out
 
 
 def same_place_name(city: str | None, market: str) -> bool:
@@ -192,17 +201,12 @@ def market_cities(r: RoleRecord, market: str) -> list[RolePlace]:
     return rest or cities
 
 
-def role_key(r: RoleRecord) -> str:
-    """Copies of one role share a requisition id within a company."""
-    return f"req:{r.requisition_id}" if r.requisition_id else f"posting:{r.posting_id}"
-
-
 @dataclass(frozen=True, slots=True)
 class Presence:
     """A company had a role at a site before the window, given instead of the role itself (the store's
     `site_presence` summary): what the "first role here" and "new discipline here" rules ask of earlier
-    roles, without loading them. `as_site`: the site is where the role counts (`sites()`), not only one of
-    its `location_keys()` (a city of a role that also has a market)."""
+    roles, without loading them. `as_site`: the site is where the role counts (`RoleRecord.sites`), not
+    only one of its `location_keys` (a city of a role that also has a market)."""
 
     company: str
     site: SiteKey
@@ -245,6 +249,7 @@ def detect_signals(
         out += _surges(w, cfg, new_sites)
         out += _closures(w)
     for s in out:
+        s.summary = _describe(s, start)
         for internal in ("sites", "roles", "open_roles"):
             s.detail.pop(internal, None)
     return sorted(out, key=lambda s: (-s.score, -s.first_seen.timestamp(), s.company, s.kind, s.summary))
@@ -274,13 +279,13 @@ class _Window:
 
 def _new_locations(w: _Window) -> list[Signal]:
     infra = [r for r in w.records if r.infra]
-    prior = {k for r in infra if w.before(r) for k in location_keys(r)}
+    prior = {k for r in infra if w.before(r) for k in r.location_keys}
     prior.update(p.site for p in w.presence if p.infra)
     found: dict[SiteKey, list[RoleRecord]] = defaultdict(list)
     label: dict[SiteKey, RolePlace | str] = {}
     for r in infra:
         if w.fresh(r):
-            for k, where in location_keys(r).items():
+            for k, where in r.location_keys.items():
                 if k not in prior:
                     found[k].append(r)
                     label.setdefault(k, where)
@@ -295,9 +300,9 @@ def _new_locations(w: _Window) -> list[Signal]:
     for k, rs in found.items():
         if k[0] != "city":
             continue
-        roles = {role_key(r) for r in rs}
+        roles = {r.role_key for r in rs}
         covered = any(
-            roles <= {role_key(r) for r in mrs}
+            roles <= {r.role_key for r in mrs}
             for mk, mrs in markets.items()
             if any(k in {city_key(p) for p in market_cities(r, str(label[mk]))} for r in mrs)
         )
@@ -315,11 +320,12 @@ def _new_locations(w: _Window) -> list[Signal]:
 
 def _new_disciplines(w: _Window, new_sites: set[SiteKey]) -> list[Signal]:
     prior: dict[SiteKey, set[str]] = defaultdict(set)
+    had_site: set[SiteKey] = set()
     for r in w.records:
         if w.before(r):
-            for k in sites(r):
+            had_site.update(r.sites)
+            for k in r.sites:
                 prior[k].update(r.disciplines)
-    had_site = {k for r in w.records if w.before(r) for k in sites(r)}
     for p in w.presence:
         if p.as_site:
             had_site.add(p.site)
@@ -330,7 +336,7 @@ def _new_disciplines(w: _Window, new_sites: set[SiteKey]) -> list[Signal]:
     for r in w.records:
         if not (r.infra and w.fresh(r)):
             continue
-        for k, where in sites(r).items():
+        for k, where in r.sites.items():
             if k in new_sites or k not in had_site:
                 continue  # a company's first role in a site is a new_location, not a new discipline
             for d in r.disciplines:
@@ -343,7 +349,6 @@ def _new_disciplines(w: _Window, new_sites: set[SiteKey]) -> list[Signal]:
         sig = _signal("new_discipline", w.company, rs, places, market=market, discipline=d, base=70.0)
         had = sorted(prior[k])
         sig.detail.update(sites={k}, had_disciplines=had)
-        sig.summary = _summary(sig)
         out.append(sig)
     return _merge_identical(out)
 
@@ -357,12 +362,12 @@ def _surges(w: _Window, cfg: SignalsConfig, new_sites: set[SiteKey]) -> list[Sig
         if not r.infra:
             continue
         was_open, is_open = w.open_at_start(r), r.open_at(w.end)
-        for k, where in sites(r).items():
+        for k, where in r.sites.items():
             label.setdefault(k, where)
             if was_open:
-                before[k].add(role_key(r))
+                before[k].add(r.role_key)
             if is_open:
-                after[k].add(role_key(r))
+                after[k].add(r.role_key)
                 if not was_open:
                     grew[k].append(r)
     out = []
@@ -374,14 +379,13 @@ def _surges(w: _Window, cfg: SignalsConfig, new_sites: set[SiteKey]) -> list[Sig
         pct = 100.0 * gain / b if b else None
         if pct is not None and pct < cfg.surge_pct:
             continue
-        new_roles = [r for r in rs if role_key(r) not in before[k]]
+        new_roles = [r for r in rs if r.role_key not in before[k]]
         market, places = _site_fields(label[k], new_roles)
         score = 50.0 + min(5.0 * gain, 30.0) + (min(pct, 300.0) / 20.0 if pct is not None else 15.0)
         sig = _signal("surge", w.company, new_roles, places, market=market, base=score, per_role=0.0)
         sig.detail.update(
             sites={k}, before=b, after=a, growth=gain, growth_pct=round(pct, 1) if pct else None
         )
-        sig.summary = _surge_summary(sig, w.start)
         out.append(sig)
     return out
 
@@ -398,23 +402,22 @@ def _closures(w: _Window) -> list[Signal]:
         is_open = when is None
         if when is not None and w.start < when <= w.end:
             times[r.posting_id] = when
-        for k, where in sites(r).items():
+        for k, where in r.sites.items():
             if is_open:
-                still_open[k].add(role_key(r))
+                still_open[k].add(r.role_key)
             elif r.posting_id in times:
                 closed[k].append(r)
                 label.setdefault(k, where)
     out = []
     for k, rs in closed.items():
-        rs = [r for r in rs if role_key(r) not in still_open[k]]  # a copy still open: the role goes on
+        rs = [r for r in rs if r.role_key not in still_open[k]]  # a copy still open: the role goes on
         if not rs:
             continue
         left = len(still_open[k])
         market, places = _site_fields(label[k], rs)
         base = 30.0 + (20.0 if left == 0 else 0.0)  # nothing left open there: a pull-back
         sig = _signal("closed", w.company, rs, places, market=market, base=base, closed=times)
-        sig.detail.update(sites={k}, still_open=left, open_roles=set(still_open[k]))
-        sig.summary = _closed_summary(sig)
+        sig.detail.update(sites={k}, still_open=left, open_roles=still_open[k])
         out.append(sig)
     return _merge_identical(out)
 
@@ -453,8 +456,7 @@ def _signal(
         discipline=discipline,
         places=places,
     )
-    sig.detail["roles"] = {role_key(r) for r in records}
-    sig.summary = _summary(sig)
+    sig.detail["roles"] = {r.role_key for r in records}
     return sig
 
 
@@ -462,7 +464,7 @@ def _evidence(records: Sequence[RoleRecord], closed: dict[int, datetime] | None)
     """One evidence posting per role: its earliest copy, or for closures the copy that closed last."""
     roles: dict[str, dict[int, RoleRecord]] = defaultdict(dict)
     for r in records:
-        roles[role_key(r)][r.posting_id] = r
+        roles[r.role_key][r.posting_id] = r
     out = []
     for by_id in roles.values():
         copies = list(by_id.values())
@@ -509,9 +511,6 @@ def _merge_identical(signals: list[Signal]) -> list[Signal]:
             merged.detail["markets"] = markets
         if head.kind == "closed":
             merged.detail["still_open"] = len({k for s in group for k in s.detail["open_roles"]})
-            merged.summary = _closed_summary(merged, markets)
-        else:
-            merged.summary = _summary(merged, markets)
         out.append(merged)
     return out
 
@@ -520,9 +519,7 @@ def _site_fields(where: RolePlace | str, records: Sequence[RoleRecord]) -> tuple
     """(market, places) of a site: a market with the cities its roles name, or one city."""
     if isinstance(where, str):
         key = market_key(where)
-        cities = [
-            p for r in records if key in {market_key(m) for m in r.markets} for p in market_cities(r, where)
-        ]
+        cities = [p for r in records if key in r.sites for p in market_cities(r, where)]  # a role's markets
         return where, _distinct_places(cities)
     return None, [where]
 
@@ -597,8 +594,18 @@ def _titles(evidence: Sequence[Evidence]) -> str:
     return "; ".join(titles) + (f" (+{more} more)" if more > 0 else "")
 
 
-def _summary(s: Signal, markets: Sequence[str] | None = None) -> str:
-    where = where_text(s.places, markets if markets is not None else [s.market] if s.market else [])
+def _describe(s: Signal, start: datetime) -> str:
+    """A signal's one-line summary, written once its fields are final (after merging)."""
+    if s.kind == "surge":
+        return _surge_summary(s, start)
+    markets = s.detail.get("markets") or ([s.market] if s.market else [])
+    if s.kind == "closed":
+        return _closed_summary(s, markets)
+    return _summary(s, markets)
+
+
+def _summary(s: Signal, markets: Sequence[str]) -> str:
+    where = where_text(s.places, markets)
     day = s.first_seen.date().isoformat()
     plural = "s" if len(s.postings) > 1 else ""
     if s.kind == "new_location":
@@ -619,8 +626,8 @@ def _surge_summary(s: Signal, start: datetime) -> str:
     )
 
 
-def _closed_summary(s: Signal, markets: Sequence[str] | None = None) -> str:
-    where = where_text(s.places, markets if markets is not None else [s.market] if s.market else [])
+def _closed_summary(s: Signal, markets: Sequence[str]) -> str:
+    where = where_text(s.places, markets)
     n = len(s.postings)
     left = s.detail.get("still_open", 0)
     state = "none left open" if left == 0 else f"{left} still open"

@@ -5,8 +5,6 @@ Both read [classify] rules_file / markets_file from the config: `classify` only 
 found (it works without one, on the shipped rules), `reclassify` always (it needs the database).
 """
 
-from __future__ import annotations
-
 import sys
 import time
 from pathlib import Path

@@ -4,12 +4,12 @@ and printing records as a table, JSON or CSV."""
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import orjson
 import typer
 
 ConfigOpt = Annotated[
@@ -84,7 +84,7 @@ def print_records(
     """Print records: JSON (all fields), CSV or a rich table (the chosen columns). Board data is never
     interpreted as rich markup."""
     if fmt == "json":
-        sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        print_json(records)
         return
     render = cell or _cell
     if any(key == "where" for key, _ in columns):
@@ -105,6 +105,18 @@ def print_records(
     for r in records:
         table.add_row(*(Text(render(key, r.get(key))) for key, _ in columns))
     Console().print(table)
+
+
+def print_json(value: Any) -> None:
+    """Print JSON indented by two spaces, non-ASCII as is: the bytes `json.dumps(value, indent=2,
+    ensure_ascii=False)` writes for the query commands' data (strings, ints, floats, bools, None, lists,
+    dicts), from orjson, because indent=2 sends the standard library to its pure-Python encoder. The one
+    difference: orjson writes a float whose repr has a negative exponent without its leading zero (`1e-7`,
+    not `1e-07`), and NaN and infinities as null (valid JSON, where json writes `NaN`)."""
+    text = orjson.dumps(
+        value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
+    )
+    sys.stdout.write(text.decode())
 
 
 def where(record: dict[str, Any]) -> str:

@@ -6,8 +6,6 @@ defaults. Exit 0 when boards were found, 1 when the fetch failed or nothing was 
 URL, file or config.
 """
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated, Any

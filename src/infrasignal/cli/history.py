@@ -1,10 +1,6 @@
 """`infrasignal signals`, `diff` and `history`: what is new, what changed between two times, and one
 posting's story. Thin: parse options, call `infrasignal.history`, print a table or JSON."""
 
-from __future__ import annotations
-
-import json
-import sys
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,6 +15,7 @@ from infrasignal.cli.common import (
     open_read,
     output_format,
     parse_or_fail,
+    print_json,
     print_records,
 )
 
@@ -54,10 +51,6 @@ def _times(
     return start, end
 
 
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-
-
 @app.command()
 def signals(
     since: SinceOpt = "7d",
@@ -75,7 +68,7 @@ def signals(
     found = signals_at(open_read(cfg), end, start, cfg.signals)
     records = [s.to_dict() for s in found]
     if fmt == "json":
-        _print_json(records)
+        print_json(records)
         return
     print_signal_table(records, f"{len(records)} signals, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
 
@@ -127,7 +120,7 @@ def diff(
     cfg = load(config)
     result = diff_between(open_db(cfg), t_start, t_end, infra_only=infra)
     if fmt == "json":
-        _print_json(result)
+        print_json(result)
         return
     rows = [
         entry | {"change": name, "market": group["market"] or "", "what": _what_changed(entry)}
@@ -190,7 +183,7 @@ def history(
     except PostingNotFound as exc:
         fail(str(exc), 1)
     if fmt == "json":
-        _print_json(story)
+        print_json(story)
         return
     p = {k: _printable(v) for k, v in story["posting"].items()}
     closed = f", closed {p['closed_at']}" if p["closed_at"] else ""

@@ -1,7 +1,5 @@
 """`infrasignal roles` and `infrasignal boards`: read the store, print tables or JSON."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

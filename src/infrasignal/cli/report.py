@@ -1,8 +1,6 @@
 """`infrasignal report` (the weekly diff as text, HTML or a mail; `--send` mails it once per period) and
 `infrasignal run` (the scheduler daemon)."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated, Any

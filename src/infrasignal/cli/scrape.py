@@ -1,7 +1,5 @@
 """`infrasignal scrape`: fetch every board, store and classify; a progress bar per board on a terminal."""
 
-from __future__ import annotations
-
 import sys
 from datetime import datetime
 from typing import Annotated, Any

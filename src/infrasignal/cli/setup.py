@@ -1,7 +1,5 @@
 """`infrasignal init` (write a starter config) and `infrasignal demo` (the whole flow offline)."""
 
-from __future__ import annotations
-
 import dataclasses
 import tempfile
 from importlib import resources
