@@ -98,14 +98,17 @@ class Engine:
         self._robots_locks: dict[str, asyncio.Lock] = {}
 
     async def __aenter__(self) -> Self:
+        from infrasignal.netbackend import pooled_transport
+
+        limits = httpx2.Limits(
+            max_connections=self.cfg.concurrency, max_keepalive_connections=self.cfg.concurrency
+        )
         self._client = httpx2.AsyncClient(
-            transport=self._transport,
+            transport=self._transport or pooled_transport(limits),
             timeout=httpx2.Timeout(self.cfg.timeout, connect=self.cfg.connect_timeout),
             headers={"User-Agent": self.cfg.user_agent},
             follow_redirects=True,
-            limits=httpx2.Limits(
-                max_connections=self.cfg.concurrency, max_keepalive_connections=self.cfg.concurrency
-            ),
+            limits=limits,
         )
         return self
 

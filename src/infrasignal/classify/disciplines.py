@@ -117,10 +117,17 @@ class RuleSet:
                 for pattern in rule.patterns:
                     key, head, tail = _pattern_key(pattern)
                     desc_keys.setdefault(key.strip(), []).append((i, head, tail))
-        variants: dict[str, tuple[str, tuple[tuple[int, bool, bool], ...]]] = {}
+        # Each variant maps to (its length, its targets); a target is (rule, leading *, trailing *, id of
+        # the (rule, phrase) pair, so a phrase that matches again is skipped by an int lookup).
+        variants: dict[str, tuple[int, tuple[tuple[int, bool, bool, int], ...]]] = {}
+        pair_ids: dict[tuple[int, str], int] = {}
         for core, targets in desc_keys.items():
+            numbered = tuple(
+                (rule, head, tail, pair_ids.setdefault((rule, core), len(pair_ids)))
+                for rule, head, tail in targets
+            )
             for variant in {core, core.replace(" ", "-")}:
-                variants[variant] = (core, tuple(targets))
+                variants[variant] = (len(variant), numbered)
         self._automata["description"] = _automaton(variants)
         # Titles and departments repeat across postings and boards, and so do the sets of rules matched:
         # each is matched, and each set of hits scored, once (bounded caches; the results are immutable).
@@ -159,16 +166,16 @@ class RuleSet:
     def _description_hits(automaton: Any, text: str) -> list[Hit]:
         low = text.lower()  # no accent folding here: description rules are English, and it costs
         n = len(low)
-        seen: set[tuple[int, str]] = set()
+        seen: set[int] = set()
         out: list[Hit] = []
-        for end, (core, targets) in automaton.iter(low):
-            start, stop = end - len(core) + 1, end + 1
+        for end, (size, targets) in automaton.iter(low):
+            start, stop = end - size + 1, end + 1
             word_before = start > 0 and low[start - 1].isalnum()
             word_after = stop < n and low[stop].isalnum()
-            for rule, head, tail in targets:
-                if (word_before and not head) or (word_after and not tail) or (rule, core) in seen:
+            for rule, head, tail, pair in targets:
+                if (word_before and not head) or (word_after and not tail) or pair in seen:
                     continue
-                seen.add((rule, core))
+                seen.add(pair)
                 a, b = start, stop
                 while head and a > 0 and low[a - 1].isalnum():
                     a -= 1
