@@ -48,10 +48,11 @@ def _simulator(seed: int, **board: Any) -> Simulator:
     return sim
 
 
-def _scrape(folder: Path, sim: Simulator, at: datetime, writer: str) -> list[Any]:
+def _scrape(folder: Path, sim: Simulator, at: datetime, writer: str, worker: Any = None) -> list[Any]:
     folder.mkdir(exist_ok=True)
     cfg = load_config(sim.write_config(folder, fetch=FETCH, board_params={"lever": {"page_size": 10}}))
-    summaries = infrasignal.scrape.scrape(cfg, open_store(cfg.database_url), cfg.boards, at, writer=writer)  # type: ignore[arg-type]
+    db = open_store(cfg.database_url)
+    summaries = infrasignal.scrape.scrape(cfg, db, cfg.boards, at, writer=writer, worker=worker)  # type: ignore[arg-type]
     assert all(s.status != "failed" for s in summaries), [s.error for s in summaries]
     return summaries
 
@@ -99,6 +100,22 @@ def test_the_worker_stores_what_the_scrape_process_stores(tmp_path: Path) -> Non
         day2 = _content(tmp_path / "inline" / "sim.db")
         assert day2 != day1
         assert _content(tmp_path / "process" / "sim.db") == day2
+
+
+def test_a_worker_started_ahead_writes_the_round_and_one_not_needed_is_stopped(tmp_path: Path) -> None:
+    sim = _simulator(37)
+    with sim:
+        _scrape(tmp_path / "inline", sim, DAY1, "inline")
+        ahead = infrasignal.writer.spawn()
+        _scrape(tmp_path / "process", sim, DAY1, "process", worker=ahead)
+        assert ahead.adopted  # the round used it, and closed it
+        assert ahead.proc.poll() == 0
+        assert _content(tmp_path / "process" / "sim.db") == _content(tmp_path / "inline" / "sim.db")
+
+        unused = infrasignal.writer.spawn()
+        _scrape(tmp_path / "inline", sim, DAY2, "inline", worker=unused)
+        assert unused.proc.poll() is not None  # stopped, not left running
+        assert not _workers_of(os.getpid())
 
 
 def test_a_round_of_unchanged_boards_is_written_without_the_worker(

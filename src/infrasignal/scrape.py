@@ -2,8 +2,9 @@
 each board's result in its own transaction. The CLI, the daemon and the demo all call `scrape`.
 
 Fetching and parsing run on this process's event loop. Classifying and writing run either here (one board
-at a time, in a thread) or, for rounds of PROCESS_WRITER_MIN_BOARDS boards or more on a machine with two
-cores or more, in a worker process (`writer.py`), so that the two halves of the work overlap on two cores.
+at a time, in a thread) or, for rounds of many boards on a machine with two cores or more
+(`writer.writer_mode`), in a worker process (`writer.py`), so that the two halves of the work overlap on two
+cores; the CLI starts that process before it loads the store (`worker=`).
 Boards go to the worker from the first one that has postings to write (a round of unchanged boards is all
 written here). `writer=` (or the INFRASIGNAL_WRITER environment variable) forces "inline" or "process".
 
@@ -16,11 +17,10 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
-import os
 import pickle
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import httpx2
 from sqlalchemy import Engine as DbEngine
@@ -32,13 +32,9 @@ from infrasignal.model import Posting as ParsedPosting
 from infrasignal.sources import get_source
 from infrasignal.store import FetchSummary, record_fetch, record_fetches, sync_boards, utc_naive
 from infrasignal.tables import Board, Posting
-from infrasignal.writer import ProcessWriter
+from infrasignal.writer import ProcessWriter, Spawned, WriterMode, writer_mode
 
 ProgressFn = Callable[[str, str], None]  # (board label, event: "start" | "done" | "failed")
-WriterMode = Literal["inline", "process"]
-
-# A worker process costs a start-up (imports, classifier) that pays off only over enough boards.
-PROCESS_WRITER_MIN_BOARDS = 50
 
 
 def select_boards(config: Config, names: list[str] | None) -> list[BoardConfig]:
@@ -84,7 +80,9 @@ async def scrape_async(
     progress: ProgressFn | None = None,
     transport: httpx2.AsyncBaseTransport | None = None,
     writer: WriterMode | None = None,
+    worker: Spawned | None = None,
 ) -> list[FetchSummary]:
+    """See `scrape`."""
     from infrasignal.crawl import crawl_board
     from infrasignal.fetch import Engine, Validators
 
@@ -104,7 +102,7 @@ async def scrape_async(
         url = db.url.render_as_string(hide_password=False)
         # A classifier that cannot go to another process (a stand-in a test made) keeps the writes here.
         with contextlib.suppress(pickle.PicklingError, AttributeError, TypeError):
-            process_writer = ProcessWriter(url, config, _record_group, make_classifier)
+            process_writer = ProcessWriter(url, config, _record_group, make_classifier, spawned=worker)
         # Its start-up (imports, classifier) overlaps the first fetches; but when every board may answer
         # "not modified" (each has the body hash of a single-page last fetch), it starts only once a
         # board brings postings: a round of 304s is all written here, and would only compete for the CPU.
@@ -178,15 +176,6 @@ async def scrape_async(
         with db.connect() as conn:  # keep the query planner's statistics fresh (cheap when nothing changed)
             conn.exec_driver_sql("PRAGMA optimize")
     return [summaries[b.label] for b in boards if b.label in summaries]
-
-
-def writer_mode(n_boards: int) -> WriterMode:
-    """Where a round of `n_boards` boards is classified and written (see the module docstring)."""
-    forced = os.environ.get("INFRASIGNAL_WRITER", "").strip().lower()
-    if forced in ("inline", "process"):
-        return "inline" if forced == "inline" else "process"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return "process" if n_boards >= PROCESS_WRITER_MIN_BOARDS and cores >= 2 else "inline"
 
 
 def _record(
@@ -325,10 +314,18 @@ def scrape(
     progress: ProgressFn | None = None,
     transport: httpx2.AsyncBaseTransport | None = None,
     writer: WriterMode | None = None,
+    worker: Spawned | None = None,
 ) -> list[FetchSummary]:
-    """Synchronous entry point for the CLI and the scheduler."""
-    with quiet_gc():
-        return asyncio.run(scrape_async(config, db, boards, utc_naive(at), progress, transport, writer))
+    """Synchronous entry point for the CLI and the scheduler. `worker`: a worker process started ahead
+    (`writer.spawn`), used if the round writes in a process, else stopped."""
+    try:
+        with quiet_gc():
+            return asyncio.run(
+                scrape_async(config, db, boards, utc_naive(at), progress, transport, writer, worker)
+            )
+    finally:
+        if worker is not None:
+            worker.discard()  # nothing if the round took it
 
 
 @contextlib.contextmanager

@@ -36,8 +36,9 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 # Callables handed to the worker must be module-level functions (they are pickled by name).
 # write(db, group, config, at, classify) -> a summary per board of `group`, a list of (board_id, result,
@@ -55,6 +56,59 @@ class WriterDied(RuntimeError):
     """The worker process ended before it answered."""
 
 
+# A worker process costs a start-up (imports, classifier) that pays off only over enough boards.
+PROCESS_WRITER_MIN_BOARDS = 50
+WriterMode = Literal["inline", "process"]
+
+
+def writer_mode(n_boards: int) -> WriterMode:
+    """Where a round of `n_boards` boards is classified and written: "process" for rounds of
+    PROCESS_WRITER_MIN_BOARDS boards or more on a machine with two cores or more, else "inline" (the
+    INFRASIGNAL_WRITER environment variable forces either)."""
+    forced = os.environ.get("INFRASIGNAL_WRITER", "").strip().lower()
+    if forced in ("inline", "process"):
+        return "inline" if forced == "inline" else "process"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return "process" if n_boards >= PROCESS_WRITER_MIN_BOARDS and cores >= 2 else "inline"
+
+
+@dataclass
+class Spawned:
+    """A worker process started ahead of its ProcessWriter (`spawn`): until it is sent its setup it only
+    imports what writing needs, then waits."""
+
+    proc: subprocess.Popen[bytes]
+    sock: socket.socket
+    adopted: bool = False
+
+    def discard(self) -> None:
+        """Stop a worker no ProcessWriter took (idempotent; one that was taken is the writer's to close)."""
+        if self.adopted:
+            return
+        self.adopted = True
+        self.proc.kill()  # it was sent nothing: there is nothing to finish (and it may still be importing)
+        self.proc.wait()
+        self.sock.close()
+
+
+def spawn() -> Spawned:
+    """Start a worker process now. The CLI starts one before it imports the store and the fetch engine, so
+    that the worker's own imports (half a second) overlap the scrape's instead of following them; it is
+    handed to the round with `scrape(..., worker=...)`."""
+    ours, theirs = socket.socketpair()
+    # The worker imports infrasignal (and unpickles) from the same paths as this process.
+    path = os.pathsep.join(p for p in sys.path if p)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BOOT, str(theirs.fileno()), str(os.getpid())],
+        pass_fds=(theirs.fileno(),),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,  # the scrape's stdout is its report
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    theirs.close()
+    return Spawned(proc, ours)
+
+
 class ProcessWriter:
     """Writes boards in a worker process; see the module docstring. Use it, and close it, on the thread that
     runs the scrape's event loop (on Linux the worker is tied to that thread's life).
@@ -65,8 +119,16 @@ class ProcessWriter:
     needs the GIL for a moment only, which the loop yields every few milliseconds). Measured on a
     1,000-board first scrape: the worker waited 3.9 s for messages with the loop sending."""
 
-    def __init__(self, url: str, config: Any, write: WriteFn, make_classify: ClassifierFactory) -> None:
+    def __init__(
+        self,
+        url: str,
+        config: Any,
+        write: WriteFn,
+        make_classify: ClassifierFactory,
+        spawned: Spawned | None = None,
+    ) -> None:
         self._setup = pickle.dumps((url, config, write, make_classify), pickle.HIGHEST_PROTOCOL)
+        self._spawned = spawned  # a worker already started, used instead of starting one
         self._starting: asyncio.Task[None] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()  # None: no more messages
@@ -107,18 +169,10 @@ class ProcessWriter:
         return await reply
 
     async def _start(self) -> None:
-        ours, theirs = socket.socketpair()
-        # The worker imports infrasignal (and unpickles) from the same paths as this process.
-        path = os.pathsep.join(p for p in sys.path if p)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, str(theirs.fileno()), str(os.getpid())],
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,  # the scrape's stdout is its report
-            env={**os.environ, "PYTHONPATH": path},
-        )
-        theirs.close()
-        self._sock = ours
+        spawned = self._spawned if self._spawned is not None and not self._spawned.adopted else spawn()
+        spawned.adopted = True
+        self._proc, self._sock = spawned.proc, spawned.sock
+        ours = spawned.sock
         loop = asyncio.get_running_loop()
         self._outbox.put(self._setup)
         self._threads = [
@@ -138,6 +192,8 @@ class ProcessWriter:
             with contextlib.suppress(Exception):  # a failed start was reported to the boards sent
                 await self._starting
         if self._proc is None:
+            if self._spawned is not None:  # started ahead and never needed
+                await asyncio.to_thread(self._spawned.discard)
             return
         self._closing = True
         stop = cancel or not self._sent
@@ -208,6 +264,10 @@ def main() -> None:
     fd, parent = int(sys.argv[1]), int(sys.argv[2])
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scrape's to handle (it stops us)
+    # The scrape's write functions live in infrasignal.scrape (with the store and the classifier behind
+    # it): imported before the setup arrives, so that a worker started early (`spawn`) has done it by then.
+    import infrasignal.scrape  # noqa: F401
+
     with socket.socket(fileno=fd) as sock, sock.makefile("rb") as incoming, sock.makefile("wb") as stream:
         setup = _receive(incoming)
         if setup is None:
@@ -352,4 +412,4 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-__all__ = ["ProcessWriter", "WriterDied", "main"]
+__all__ = ["ProcessWriter", "Spawned", "WriterDied", "main", "spawn", "writer_mode"]

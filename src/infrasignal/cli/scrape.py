@@ -31,11 +31,26 @@ def scrape(
     fmt: FormatOpt = None,
 ) -> None:
     """Fetch every board, store and classify. Exit 0 when all boards succeeded, 1 when some failed."""
+    from infrasignal import writer
+
+    cfg = load(config)
+    # A round of many boards classifies and writes in a worker process: started now, it imports what it
+    # needs while this process imports the store and the fetch engine (half a second each).
+    worker = None
+    if not board and writer.writer_mode(sum(b.enabled for b in cfg.boards)) == "process":
+        worker = writer.spawn()
+    try:
+        _scrape(cfg, board, as_of, fmt, worker)
+    finally:
+        if worker is not None:
+            worker.discard()  # nothing if the round took it
+
+
+def _scrape(cfg: Any, board: list[str] | None, as_of: str | None, fmt: str | None, worker: Any) -> None:
     from infrasignal.runlock import EX_TEMPFAIL, RunLocked, lock_path, run_lock
     from infrasignal.scrape import select_boards
     from infrasignal.timeutil import now_utc, parse_time
 
-    cfg = load(config)
     fmt = output_format(fmt)
     at = parse_or_fail(parse_time, as_of, "--as-of") if as_of else now_utc()
     try:
@@ -55,7 +70,7 @@ def scrape(
     db = open_db(cfg)
     try:
         with run_lock(lock_path(cfg.path, cfg.database_url)):
-            summaries = _scrape_with_progress(cfg, db, boards, at)
+            summaries = _scrape_with_progress(cfg, db, boards, at, worker)
     except RunLocked as exc:
         fail(str(exc), EX_TEMPFAIL)
     records = [
@@ -95,11 +110,11 @@ def scrape(
         raise typer.Exit(1)
 
 
-def _scrape_with_progress(cfg: Any, db: Any, boards: list[Any], at: datetime) -> list[Any]:
+def _scrape_with_progress(cfg: Any, db: Any, boards: list[Any], at: datetime, worker: Any) -> list[Any]:
     from infrasignal.scrape import scrape as run_scrape
 
     if not sys.stderr.isatty():
-        return run_scrape(cfg, db, boards, at)
+        return run_scrape(cfg, db, boards, at, worker=worker)
     from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -115,4 +130,4 @@ def _scrape_with_progress(cfg: Any, db: Any, boards: list[Any], at: datetime) ->
                 progress.update(tasks[label], completed=1, description=f"{label} [{what}]")
                 progress.advance(overall)
 
-        return run_scrape(cfg, db, boards, at, progress=on_event)
+        return run_scrape(cfg, db, boards, at, progress=on_event, worker=worker)
