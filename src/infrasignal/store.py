@@ -83,6 +83,15 @@ def _add_site_presence(conn: Connection) -> None:
     )
 
 
+def _cover_event_reads(conn: Connection) -> None:
+    """v7: the (at, kind) event index carries the posting id, so the closures and reopenings of a window
+    are read from the index alone (`signals`: 40 ms of 0.6 s on a million postings); the tag index on
+    posting_id alone goes (ix_tag_posting_kind leads with it; one index less to write per tag)."""
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_event_at_kind_posting ON event (at, kind, posting_id)"))
+    conn.execute(text("DROP INDEX IF EXISTS ix_event_at_kind"))
+    conn.execute(text("DROP INDEX IF EXISTS ix_posting_tag_posting_id"))
+
+
 # Ordered schema migrations: MIGRATIONS[i] upgrades a database at version i+1 to version i+2.
 # Each takes a Connection inside a transaction and must work on SQLite and PostgreSQL.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -91,6 +100,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _add_posting_board_status_index,
     _add_query_indexes,
     _add_site_presence,
+    _cover_event_reads,
 ]
 if 1 + len(MIGRATIONS) != SCHEMA_VERSION:  # the light read path (reader.py) checks the version too
     raise RuntimeError(

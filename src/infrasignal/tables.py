@@ -132,7 +132,8 @@ class PostingVersion(SQLModel, table=True):
 
 class Event(SQLModel, table=True):
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_at_kind", "at", "kind"),)
+    # A window's closures and reopenings: (at, kind) ranges whose posting ids are read from the index itself.
+    __table_args__ = (Index("ix_event_at_kind_posting", "at", "kind", "posting_id"),)
     id: int | None = Field(default=None, primary_key=True)
     posting_id: int = Field(foreign_key="posting.id", index=True)
     board_id: int = Field(foreign_key="board.id", index=True)
@@ -156,11 +157,12 @@ class PostingTag(SQLModel, table=True):
     __tablename__ = "posting_tag"
     __table_args__ = (
         Index("ix_tag_kind_value", "kind", "value"),
-        # a posting's tags of one kind: without it the signal queries walk every tag of that kind per posting
+        # A posting's tags of one kind: without it the signal queries walk every tag of that kind per posting.
+        # It also serves every lookup by posting (no index on posting_id alone).
         Index("ix_tag_posting_kind", "posting_id", "kind"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    posting_id: int = Field(foreign_key="posting.id", index=True)
+    posting_id: int = Field(foreign_key="posting.id")
     kind: str  # discipline | market | covered_market
     value: str
     evidence: str = ""
