@@ -12,6 +12,7 @@ cli_app = importlib.import_module("infrasignal.cli.app")
 
 
 def _main_without_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_app, "_register", lambda: None)
     monkeypatch.setattr(cli_app, "app", lambda: None)
     cli_app.main()
 
