@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import random
 import sqlite3
+import weakref
 from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -75,6 +76,29 @@ def test_signals_at_builds_records_and_signals_with_the_collector_paused(
         roles_history.signals_at(None, datetime(2026, 11, 20, 6), timedelta(days=7))
     assert seen == [False, False]
     assert gc.isenabled()  # back on, after an error too
+
+
+def test_signals_at_frees_the_window_before_the_collector_resumes(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Record:  # stands in for a RoleRecord (slots, no weak references)
+        pass
+
+    held = [Record()]  # handed over, not kept: only the window holds it then
+    alive = weakref.ref(held[0])
+    freed_at_resume: list[bool] = []
+    enable = gc.enable
+
+    def load_window(*args: Any, **kwargs: Any) -> tuple[list[Any], list[Any]]:
+        return [held.pop()], []
+
+    def resume() -> None:
+        freed_at_resume.append(alive() is None)
+        enable()
+
+    monkeypatch.setattr(roles_history, "load_window", load_window)
+    monkeypatch.setattr(roles_history, "detect_signals", lambda *args, **kwargs: [])
+    monkeypatch.setattr(gc, "enable", resume)
+    assert roles_history.signals_at(None, datetime(2026, 11, 20, 6), timedelta(days=7)) == []
+    assert freed_at_resume == [True]  # the collector does not walk the records once more
 
 
 def test_as_time_reads_sqlite_text_and_passes_datetimes() -> None:
