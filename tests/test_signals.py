@@ -3,12 +3,14 @@ thresholds, and answers "as of" a past time."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import count
 
 from infrasignal.config import SignalsConfig
-from infrasignal.signals import RolePlace, RoleRecord, Signal, detect_signals, place_text
+from infrasignal.signals import RolePlace, RoleRecord, Signal, country_name, detect_signals, place_text
 
 OLD = datetime(2026, 9, 1, 6)  # long before the window
 START = datetime(2026, 11, 13, 6)
@@ -360,3 +362,17 @@ def test_a_record_knows_its_sites_location_keys_and_role_key_and_replace_recompu
     assert moved.sites == moved.location_keys == {("city", "sydney", "AU"): SYDNEY}  # no market: its cities
     assert moved.role_key == f"posting:{r.posting_id}"
     assert moved == replace(moved)  # derived attributes take no part in equality
+
+
+def test_country_names_are_pycountrys_read_without_importing_it() -> None:
+    import pycountry
+
+    for c in pycountry.countries:
+        assert country_name(c.alpha_2) == (getattr(c, "common_name", None) or c.name)
+        assert country_name(c.alpha_2.lower()) == country_name(c.alpha_2)
+    assert country_name("ZZ") == "ZZ"
+    assert country_name(None) == ""
+    code = "import sys; from infrasignal.signals import country_name; "
+    code += "print(country_name('KR'), 'pycountry' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["South", "Korea", "False"]  # importing pycountry costs 10 ms of `signals`

@@ -22,11 +22,14 @@ Reads [signals] (`SignalsConfig`: surge thresholds).
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from infrasignal.config import SignalsConfig
@@ -77,8 +80,16 @@ class RoleRecord:
     role_key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        markets: dict[SiteKey, RolePlace | str] = {market_key(m): m for m in self.markets}
-        cities: dict[SiteKey, RolePlace | str] = {city_key(p): p for p in city_places(self)}
+        # Built for every record of a window (thousands): the comprehensions run only when there is
+        # something to map, and the cities are those of `city_places`.
+        markets: dict[SiteKey, RolePlace | str] = (
+            {market_key(m): m for m in self.markets} if self.markets else {}
+        )
+        cities: dict[SiteKey, RolePlace | str] = (
+            {city_key_of(p.city, p.country): p for p in self.places if p.city and not p.remote}
+            if self.places
+            else {}
+        )
         set_derived = object.__setattr__  # the record is frozen
         set_derived(self, "sites", markets or cities)
         set_derived(self, "location_keys", markets | cities)
@@ -553,12 +564,21 @@ def country_name(code: str | None) -> str:
     """`JP` -> `Japan` (pycountry's common name when it has one); unknown codes are returned as given."""
     if not code:
         return ""
-    import pycountry  # imported lazily: only summaries need it
+    return _country_names().get(code.upper(), code)
 
-    c = pycountry.countries.get(alpha_2=code.upper())
-    if c is None:
-        return code
-    return str(getattr(c, "common_name", None) or c.name)
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """ISO 3166-1 alpha-2 code -> common name, else name, from pycountry's data file: read directly, as
+    importing pycountry costs 10 ms (its version lookup), more than the summaries of a week's signals."""
+    spec = importlib.util.find_spec("pycountry")
+    data = Path(spec.origin).parent / "databases" / "iso3166-1.json" if spec and spec.origin else None
+    if data is None or not data.is_file():  # packaged some other way: ask pycountry itself
+        import pycountry
+
+        return {c.alpha_2: getattr(c, "common_name", None) or c.name for c in pycountry.countries}
+    entries = json.loads(data.read_bytes())["3166-1"]
+    return {c["alpha_2"]: c.get("common_name") or c["name"] for c in entries}
 
 
 def place_text(p: RolePlace) -> str:

@@ -62,4 +62,4 @@ def iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.replace(microsecond=0).isoformat() + "Z"
+    return value.isoformat(timespec="seconds") + "Z"  # seconds: the fraction is cut, not rounded
