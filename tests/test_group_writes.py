@@ -194,3 +194,31 @@ def test_a_round_alone_on_the_store_reads_board_contexts_at_once(
     assert {s.rule for s in second} == {"not_modified", "complete"}
     assert 0 < details == changed  # only new and retitled postings' details were fetched again
     assert len(bulk_reads) == 2 and all(len(hashed) == 2 for hashed in bulk_reads)
+
+
+def test_unchanged_boards_wait_for_their_write_outside_the_pipeline_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A board with nothing parsed (a 304) gives its pipeline slot back before its write: while a slow write
+    runs, the other boards keep fetching and then share the next group. With concurrency 1 the bound is two
+    boards, so holding the slot would allow groups of one or two."""
+    sim = Simulator(seed=9)
+    sim.add_boards("greenhouse", 8, postings=3)
+    sizes: list[int] = []
+    real = infrasignal.scrape._record_group
+
+    def slow(db: Any, group: list[Any], *args: Any) -> Any:
+        sizes.append(len(group))
+        if len(sizes) == 1:
+            threading.Event().wait(0.5)  # the first write is slow: the other boards finish meanwhile
+        return real(db, group, *args)
+
+    with sim:
+        cfg = load_config(sim.write_config(tmp_path, fetch={"concurrency": 1, "per_host": 1}))
+        db = open_store(cfg.database_url)
+        scrape(cfg, db, cfg.boards, T0, writer="inline")
+        monkeypatch.setattr(infrasignal.scrape, "_record_group", slow)
+        second = scrape(cfg, db, cfg.boards, T0 + timedelta(days=1), writer="inline")
+    assert {s.rule for s in second} == {"not_modified"}
+    assert sum(sizes) == 8
+    assert max(sizes) > 2

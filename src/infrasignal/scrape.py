@@ -142,10 +142,16 @@ async def scrape_async(
                 )
                 # Until a board brings postings to classify and write, boards are written here: a round of
                 # unchanged boards (304s) never waits for the worker.
+                summary: FetchSummary | None = None
                 if process_writer is not None and (process_writer.used or result.postings):
                     summary = await process_writer.record(board_id, result, at, fetched_round)
-                else:
+                elif result.postings:
                     summary = await inline.record((board_id, result, fetched_round))
+            if summary is None:
+                # Nothing parsed to hold (not modified, or failed): the board waits for its write outside the
+                # pipeline's bound, so a round of 304s keeps fetching while earlier ones are written (in
+                # bigger groups), instead of stalling on the writer's thread.
+                summary = await inline.record((board_id, result, fetched_round))
             summaries[board.label] = summary
             if progress:
                 progress(board.label, "failed" if summary.status == "failed" else "done")
