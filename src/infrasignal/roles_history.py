@@ -194,7 +194,7 @@ def _presence(
                 else:
                     site, as_site = city_key_of(city, country), not has_market
                 found[(boards[bid][0], site, discipline, bool(infra), as_site)] = None
-    return [Presence(*p) for p in found]
+    return list(map(Presence._make, found))
 
 
 # A group was present before the window exactly when its earliest posting was first seen by then, or its
