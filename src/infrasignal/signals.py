@@ -542,6 +542,10 @@ def _signal(
 
 def _evidence(records: Sequence[RoleRecord], closed: dict[int, datetime] | None) -> list[Evidence]:
     """One evidence posting per role: its earliest copy, or for closures the copy that closed last."""
+    if len(records) == 1:  # most signals: one role, one copy
+        r = records[0]
+        closed_at = closed[r.posting_id] if closed is not None else None
+        return [Evidence(r.posting_id, r.title.strip(), r.url, r.first_seen, closed_at, r.board, 1)]
     roles: dict[str, dict[int, RoleRecord]] = defaultdict(dict)
     for r in records:
         roles[r.role_key][r.posting_id] = r
@@ -613,6 +617,9 @@ def _distinct_places(places: Iterable[RolePlace]) -> list[RolePlace]:
 
 def _place_fields(places: Sequence[RolePlace]) -> tuple[str | None, str | None, str | None]:
     """(city, region, country) for the JSON: set when all places agree."""
+    if len(places) == 1:
+        p = places[0]
+        return p.city, p.region, (p.country or "").upper() or None
     cities = {city_key(p) for p in places}
     countries = {(p.country or "").upper() for p in places}
     one = places[0] if len(cities) == 1 else None
