@@ -277,17 +277,18 @@ def _counted(
 
 # Open during the window: the open infra roles (their index holds every column read: an open role has no
 # closed_at), and the roles closed since `as_of` (for a past window; those closed inside it are candidates
-# already). `+p.board_id` stops the planner from walking every posting of the boards instead; CROSS JOIN
-# keeps SQLite from starting at the market tags (on a big store most postings have one).
+# already). First seen by `since`: an infra role first seen in the window is a candidate. `+p.board_id`
+# stops the planner from walking every posting of the boards instead; CROSS JOIN keeps SQLite from
+# starting at the market tags (on a big store most postings have one).
 _DURING = """
     WITH s AS MATERIALIZED (
         SELECT p.id, p.board_id, p.first_seen, NULL AS closed_at, p.baseline, p.requisition_id FROM posting p
-        WHERE p.status = 'open' AND p.infra = :yes AND +p.board_id IN :boards AND p.first_seen <= :as_of
+        WHERE p.status = 'open' AND p.infra = :yes AND +p.board_id IN :boards AND p.first_seen <= :since
         UNION
         SELECT p.id, p.board_id, p.first_seen, p.closed_at, p.baseline, p.requisition_id
         FROM event e CROSS JOIN posting p
         WHERE e.kind = 'closed' AND e.at > :as_of AND p.id = e.posting_id AND p.infra = :yes
-          AND +p.board_id IN :boards AND p.first_seen <= :as_of
+          AND +p.board_id IN :boards AND p.first_seen <= :since
     )
     SELECT s.board_id, t.value, NULL, NULL, s.id, s.first_seen, s.closed_at, s.baseline, s.requisition_id
     FROM s CROSS JOIN posting_tag t WHERE t.posting_id = s.id AND t.kind = 'market'
