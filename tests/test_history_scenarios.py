@@ -59,7 +59,7 @@ def summaries(db: Engine, as_of: datetime, since: timedelta = WEEK) -> list[str]
 
 
 def assert_windowed_equals_full(db: Engine, as_of: datetime, since: timedelta = WEEK) -> None:
-    """The window's signals (candidates, counting records and `site_presence`) equal those detected over
+    """The window's signals (candidates, counted roles and `site_presence`) equal those detected over
     every stored role, read through SQLAlchemy and, on SQLite, through the stdlib reader the CLI uses."""
     full = [s.to_dict() for s in detect_signals(load_roles_history(db, as_of), as_of, since)]
     assert [s.to_dict() for s in signals_at(db, as_of, since)] == full

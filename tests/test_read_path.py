@@ -61,9 +61,9 @@ def test_signals_at_builds_records_and_signals_with_the_collector_paused(
 ) -> None:
     seen: list[bool] = []
 
-    def load_window(*args: Any, **kwargs: Any) -> tuple[list[Any], list[Any]]:
+    def load_window(*args: Any, **kwargs: Any) -> tuple[list[Any], list[Any], dict[str, Any]]:
         seen.append(gc.isenabled())
-        return [], []
+        return [], [], {}
 
     def detect_signals(*args: Any, **kwargs: Any) -> list[Any]:
         seen.append(gc.isenabled())
@@ -87,8 +87,8 @@ def test_signals_at_frees_the_window_before_the_collector_resumes(monkeypatch: p
     freed_at_resume: list[bool] = []
     enable = gc.enable
 
-    def load_window(*args: Any, **kwargs: Any) -> tuple[list[Any], list[Any]]:
-        return [held.pop()], []
+    def load_window(*args: Any, **kwargs: Any) -> tuple[list[Any], list[Any], dict[str, Any]]:
+        return [held.pop()], [], {}
 
     def resume() -> None:
         freed_at_resume.append(alive() is None)

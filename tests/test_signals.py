@@ -10,7 +10,18 @@ from datetime import datetime, timedelta
 from itertools import count
 
 from infrasignal.config import SignalsConfig
-from infrasignal.signals import RolePlace, RoleRecord, Signal, country_name, detect_signals, place_text
+from infrasignal.signals import (
+    Counted,
+    RolePlace,
+    RoleRecord,
+    Signal,
+    city_key,
+    city_places,
+    country_name,
+    detect_signals,
+    market_key,
+    place_text,
+)
 
 OLD = datetime(2026, 9, 1, 6)  # long before the window
 START = datetime(2026, 11, 13, 6)
@@ -376,3 +387,52 @@ def test_country_names_are_pycountrys_read_without_importing_it() -> None:
     code += "print(country_name('KR'), 'pycountry' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["South", "Korea", "False"]  # importing pycountry costs 10 ms of `signals`
+
+
+def counted_of(records: list[RoleRecord], start: datetime, end: datetime) -> dict[str, Counted]:
+    """What the window loader gives for these records (roles that only count), by casefolded company."""
+    out: dict[str, Counted] = {}
+    for r in records:
+        markets = {market_key(m): None for m in r.markets}
+        cities = {city_key(p): None for p in city_places(r)}
+        out.setdefault(r.company.casefold(), Counted()).add(
+            r.posting_id,
+            r.requisition_id,
+            markets,
+            cities,
+            r.first_seen,
+            r.closed_at,
+            r.baseline,
+            r.reopens,
+            start,
+            end,
+        )
+    return out
+
+
+def test_roles_that_only_count_give_the_signals_of_their_records() -> None:
+    """Roles open during the window that no rule can cite, given as `Counted` instead of records: a surge
+    counts them before and after, a closure as still open (a copy keeps the role going), and the first-role
+    rules as sites held before."""
+    counting = [
+        role("Data Center Electrician", FRANKFURT),  # open throughout: part of the surge's base
+        role("Data Center Technician", FRANKFURT, req="R-7"),  # a copy of the role closed below
+        role("Data Center Engineer", QUINCY, baseline=True),  # Quincy was held before the window
+        role("Data Center Planner", TOKYO, closed_at=NOW + timedelta(days=1)),  # still open at the end
+    ]
+    cited = [
+        *(role(f"Data Center Engineer {i}", FRANKFURT, D1) for i in range(4)),
+        role("Data Center Technician", FRANKFURT, closed_at=D2, req="R-7"),
+        role("Data Center Operator", TOKYO, closed_at=D2),
+        role("Electrical Lead", QUINCY, D1, disciplines=("electrical",)),
+    ]
+    cfg = SignalsConfig(surge_min=2)
+    full = [s.to_dict() for s in detect_signals([*cited, *counting], NOW, WEEK, cfg)]
+    counted = counted_of(counting, NOW - WEEK, NOW)
+    assert [s.to_dict() for s in detect_signals(cited, NOW, WEEK, cfg, counted=counted)] == full
+    assert [s.to_dict() for s in detect_signals(cited, NOW, WEEK, cfg)] != full  # they do count
+    assert {(s["kind"], s["market"]) for s in full} == {
+        ("surge", "Frankfurt"),
+        ("closed", "Tokyo"),
+        ("new_discipline", "Quincy"),
+    }

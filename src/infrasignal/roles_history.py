@@ -5,9 +5,10 @@ starts fast); the decisions live in `signals.py` (pure).
 - `load_roles_history(db, as_of, since=None)`: without `since`, every infra or discipline-tagged posting
   first seen by `as_of`. With `since`, only what the window (since, as_of] can need: postings first seen,
   closed or reopened in it; for the companies and sites they touch, a representative of each earlier
-  presence (from the `site_presence` summary, presence.py); and where roles closed or surged, the roles
-  open during the window. The signals are the same as over the full history (a test checks it), at a cost
-  that follows the window's activity rather than the size of the history.
+  presence (from the `site_presence` summary, presence.py); and where roles closed or surged, the other
+  roles open during the window, counted (`signals.Counted`: role keys open at the window's start and end
+  per site) rather than built as records. The signals are the same as over the full history (a test
+  checks it), at a cost that follows the window's activity rather than the size of the history.
 - `signals_at(db, as_of, since, cfg)`: both steps together.
 
 `db` is a `reader.Reader`, or a SQLAlchemy Engine or Connection.
@@ -25,6 +26,7 @@ from typing import Any
 from infrasignal.config import SignalsConfig
 from infrasignal.reader import Reader, as_time, reading
 from infrasignal.signals import (
+    Counted,
     Presence,
     RolePlace,
     RoleRecord,
@@ -48,11 +50,11 @@ def signals_at(
     start = as_of - since if isinstance(since, timedelta) else naive_utc(since)
     cfg = cfg or SignalsConfig()
     with _collector_paused():
-        records, presence = load_window(db, as_of, start, surge_min=cfg.surge_min)
-        found = detect_signals(records, as_of, start, cfg, presence)
+        records, presence, counted = load_window(db, as_of, start, surge_min=cfg.surge_min)
+        found = detect_signals(records, as_of, start, cfg, presence, counted)
         # Freed now, by reference counting: the collector, resumed, walks only the signals (it would walk
         # every record of the window once more, 8 ms on a 1M-posting store, if they were still alive).
-        del records, presence
+        del records, presence, counted
     return found
 
 
@@ -78,17 +80,17 @@ def load_roles_history(db: Any, as_of: datetime) -> list[RoleRecord]:
 
 def load_window(
     db: Any, as_of: datetime, since: datetime, surge_min: int = 1
-) -> tuple[list[RoleRecord], list[Presence]]:
+) -> tuple[list[RoleRecord], list[Presence], dict[str, Counted]]:
     """What signals for the window (since, as_of] need, for surges of at least `surge_min` roles (the
-    `[signals]` setting; 1 serves any setting): role records and earlier presence."""
+    `[signals]` setting; 1 serves any setting): the candidates' role records, earlier presence, and the
+    roles that only count (by casefolded company), the arguments of `detect_signals`."""
     as_of, since = naive_utc(as_of), naive_utc(since)
     with reading(db) as r:
         candidates = _records(r, _window_ids(r, since, as_of), reopen_after=since)
         if not candidates:
-            return [], []
+            return [], [], {}
         presence, counted = _context(r, candidates, since, as_of, surge_min)
-        known = {c.posting_id for c in candidates}
-        return candidates + [c for c in counted if c.posting_id not in known], presence
+        return candidates, presence, counted
 
 
 def _all_ids(r: Reader, as_of: datetime) -> set[int]:
@@ -129,15 +131,17 @@ def _window_sql(sqlite: bool) -> str:
 
 def _context(
     r: Reader, candidates: list[RoleRecord], since: datetime, as_of: datetime, surge_min: int
-) -> tuple[list[Presence], list[RoleRecord]]:
+) -> tuple[list[Presence], dict[str, Counted]]:
     """What the window's postings are compared with.
 
     - For the (company, market) and (company, city) pairs where an infra role appeared: the company's
       earlier presence there (per discipline and infra flag), from `site_presence`.
     - For the pairs where infra roles closed, or where at least `surge_min` appeared or reopened: every
-      infra posting open at some time during the window, as counting records (no title, URL or
-      disciplines: they only count open roles before and after; every posting a signal can cite is a
-      candidate, read in full, and earlier disciplines come from the presence)."""
+      infra posting open at some time during the window that is not a candidate, counted (`Counted`: the
+      role keys open at the window's start and end per site) rather than built as records. Every
+      posting a signal can cite is a candidate, read in full (a role open during the window that is
+      not one neither appeared, closed nor reopened in it), and earlier disciplines come from the
+      presence."""
     prior_pairs: dict[tuple[str, SiteKey], RolePlace | str] = {}
     moved: dict[tuple[str, SiteKey], set[str]] = defaultdict(set)
     count_pairs: set[tuple[str, SiteKey]] = set()
@@ -154,7 +158,11 @@ def _context(
                 count_pairs.add((company, k))
     count_pairs.update(pair for pair, roles in moved.items() if len(roles) >= surge_min)
     boards = {bid: (company, name) for bid, company, name in r.rows("SELECT id, company, name FROM board")}
-    return _presence(r, prior_pairs, boards, since, as_of), _counted(r, count_pairs, boards, since, as_of)
+    known = {c.posting_id for c in candidates}
+    return (
+        _presence(r, prior_pairs, boards, since, as_of),
+        _counted(r, count_pairs, boards, known, since, as_of),
+    )
 
 
 def _presence(
@@ -186,7 +194,7 @@ def _presence(
                 else:
                     site, as_site = city_key_of(city, country), not has_market
                 found[(boards[bid][0], site, discipline, bool(infra), as_site)] = None
-    return [Presence(*p) for p in found]
+    return list(map(Presence._make, found))
 
 
 # A group was present before the window exactly when its earliest posting was first seen by then, or its
@@ -210,12 +218,15 @@ def _counted(
     r: Reader,
     pairs: set[tuple[str, SiteKey]],
     boards: dict[int, tuple[str, str]],
+    known: set[int],
     since: datetime,
     as_of: datetime,
-) -> list[RoleRecord]:
-    """Counting records of the infra postings open during the window at these (company, site) pairs."""
+) -> dict[str, Counted]:
+    """The infra postings open during the window at these (company, site) pairs, other than the `known`
+    candidates, counted by casefolded company. No `RoleRecord` per posting: thousands of them on a big
+    store, of which the rules would only read the role key, sites and open state."""
     if not pairs:
-        return []
+        return {}
     wanted_sites: dict[str, set[SiteKey]] = defaultdict(set)  # company -> its sites among the pairs
     for company, key in pairs:
         wanted_sites[company].add(key)
@@ -223,60 +234,61 @@ def _counted(
     touched = sorted(bid for bid, company in folded.items() if company in wanted_sites)
     params = FLAGS | {"boards": touched, "as_of": as_of, "since": since}
     facts: dict[int, tuple[Any, ...]] = {}  # a row of each posting, for its own columns
-    markets: dict[int, dict[str, None]] = defaultdict(dict)
-    cities: dict[int, dict[tuple[str, str | None], None]] = defaultdict(dict)
+    markets: dict[int, dict[SiteKey, None]] = defaultdict(dict)
+    cities: dict[int, dict[SiteKey, None]] = defaultdict(dict)
     keys: dict[Any, SiteKey] = {}  # the key of each market name and (city, country) read, computed once
     wanted: set[int] = set()
     for row in r.rows(_DURING, params):
         board_id, market, city, country, pid, _, _, _, _ = row
+        if pid in known:  # a candidate: its record counts it
+            continue
         facts[pid] = row
         if market is not None:
-            markets[pid][market] = None
             key = keys.get(market) or keys.setdefault(market, market_key(market))
-        else:
+            markets[pid][key] = None
+        elif city:  # a place with an empty city name is no site of the role (`RoleRecord.sites`)
             where = (city, country)
-            cities[pid][where] = None
             key = keys.get(where) or keys.setdefault(where, city_key_of(city, country))
+            cities[pid][key] = None
+        else:
+            continue
         if key in wanted_sites[folded[board_id]]:
             wanted.add(pid)
     reopens = _reopens(r, sorted(wanted), since)
-    out = []
-    for pid in sorted(wanted):
+    out: dict[str, Counted] = {}
+    for pid in wanted:
         board_id, _, _, _, _, first_seen, closed_at, baseline, req = facts[pid]
-        company, board = boards[board_id]
-        out.append(
-            RoleRecord(
-                posting_id=pid,
-                company=company,
-                board=board,
-                title="",
-                url="",
-                first_seen=as_time(first_seen),
-                closed_at=as_time(closed_at),
-                baseline=bool(baseline),
-                infra=True,
-                markets=tuple(markets.get(pid, ())),
-                places=tuple(RolePlace(city, None, country) for city, country in cities.get(pid, ())),
-                requisition_id=req,
-                reopens=reopens.get(pid, ()),
-            )
+        company = folded[board_id]
+        counted = out.get(company) or out.setdefault(company, Counted())
+        counted.add(
+            pid,
+            req,
+            markets.get(pid, {}),
+            cities.get(pid, {}),
+            as_time(first_seen),
+            as_time(closed_at),
+            bool(baseline),
+            reopens.get(pid, ()),
+            since,
+            as_of,
         )
     return out
 
 
 # Open during the window: the open infra roles (their index holds every column read: an open role has no
 # closed_at), and the roles closed since `as_of` (for a past window; those closed inside it are candidates
-# already). `+p.board_id` stops the planner from walking every posting of the boards instead; CROSS JOIN
-# keeps SQLite from starting at the market tags (on a big store most postings have one).
+# already). First seen by `since`: an infra role first seen in the window is a candidate. `+p.board_id`
+# stops the planner from walking every posting of the boards instead; CROSS JOIN keeps SQLite from
+# starting at the market tags (on a big store most postings have one).
 _DURING = """
     WITH s AS MATERIALIZED (
         SELECT p.id, p.board_id, p.first_seen, NULL AS closed_at, p.baseline, p.requisition_id FROM posting p
-        WHERE p.status = 'open' AND p.infra = :yes AND +p.board_id IN :boards AND p.first_seen <= :as_of
+        WHERE p.status = 'open' AND p.infra = :yes AND +p.board_id IN :boards AND p.first_seen <= :since
         UNION
         SELECT p.id, p.board_id, p.first_seen, p.closed_at, p.baseline, p.requisition_id
         FROM event e CROSS JOIN posting p
         WHERE e.kind = 'closed' AND e.at > :as_of AND p.id = e.posting_id AND p.infra = :yes
-          AND +p.board_id IN :boards AND p.first_seen <= :as_of
+          AND +p.board_id IN :boards AND p.first_seen <= :since
     )
     SELECT s.board_id, t.value, NULL, NULL, s.id, s.first_seen, s.closed_at, s.baseline, s.requisition_id
     FROM s CROSS JOIN posting_tag t WHERE t.posting_id = s.id AND t.kind = 'market'

@@ -1,8 +1,11 @@
 """Pure signal detection: what a company's job boards say about where it is building, as of a time.
 
 Input is a list of `RoleRecord`s (plain data the store's loader builds, see `infrasignal.history`), a time
-`as_of` and the start of the window `since`; output is a list of `Signal`s, strongest first. Nothing here
-touches the database, so the same records give the same signals anywhere (CLI, report, tests).
+`as_of` and the start of the window `since`; output is a list of `Signal`s, strongest first. The window
+loader (`roles_history.load_window`) gives records only for the roles a signal can cite, and stands in for
+the others with `Presence` (where a company had roles before) and `Counted` (which roles were open at the
+window's start and end). Nothing here touches the database, so the same records give the same signals
+anywhere (CLI, report, tests).
 
 Everything is computed as of `as_of`: a posting first seen later does not exist yet, and a posting closed
 later was still open then, so a past `as_of` gives what would have been reported at that time.
@@ -25,12 +28,12 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from infrasignal.config import SignalsConfig
 from infrasignal.timeutil import iso
@@ -93,20 +96,76 @@ class RoleRecord:
         set_derived = object.__setattr__  # the record is frozen
         set_derived(self, "sites", markets or cities)
         set_derived(self, "location_keys", markets | cities)
-        req = self.requisition_id
-        set_derived(self, "role_key", f"req:{req}" if req else f"posting:{self.posting_id}")
+        set_derived(self, "role_key", role_key_of(self.posting_id, self.requisition_id))
 
     def closed_as_of(self, t: datetime) -> datetime | None:
         """When the posting closed, if it was closed at time t; None if it was open (or unborn)."""
-        if self.closed_at is not None and self.closed_at <= t:
-            return self.closed_at
-        for closed, reopened in self.reopens:
-            if closed <= t < reopened:
-                return closed
-        return None
+        return closed_as_of(self.closed_at, self.reopens, t)
 
     def open_at(self, t: datetime) -> bool:
         return self.first_seen <= t and self.closed_as_of(t) is None
+
+
+def role_key_of(posting_id: int, requisition_id: str | None) -> str:
+    """`RoleRecord.role_key`: copies of one role share a requisition id within a company."""
+    return f"req:{requisition_id}" if requisition_id else f"posting:{posting_id}"
+
+
+def closed_as_of(
+    closed_at: datetime | None, reopens: tuple[tuple[datetime, datetime], ...], t: datetime
+) -> datetime | None:
+    """`RoleRecord.closed_as_of` of a posting with this latest closure and these reopened closures."""
+    if closed_at is not None and closed_at <= t:
+        return closed_at
+    for closed, reopened in reopens:
+        if closed <= t < reopened:
+            return closed
+    return None
+
+
+@dataclass(slots=True)
+class Counted:
+    """A company's roles that only count, given in place of their records: roles that neither appeared,
+    closed nor reopened in the window, so no rule cites them; they only make up the open roles of a site
+    (`surge`, `closed`) and the sites the company was at before (`new_location`, `new_discipline`). Per
+    site, the role keys open at the window's start and at its end; the location keys and sites of those
+    known before the window. `add` a role with what its `RoleRecord` would hold."""
+
+    at_start: dict[SiteKey, set[str]] = field(default_factory=lambda: defaultdict(set))
+    at_end: dict[SiteKey, set[str]] = field(default_factory=lambda: defaultdict(set))
+    locations: set[SiteKey] = field(default_factory=set)
+    sites: set[SiteKey] = field(default_factory=set)
+
+    def add(
+        self,
+        posting_id: int,
+        requisition_id: str | None,
+        markets: Collection[SiteKey],
+        cities: Collection[SiteKey],
+        first_seen: datetime,
+        closed_at: datetime | None,
+        baseline: bool,
+        reopens: tuple[tuple[datetime, datetime], ...],
+        start: datetime,
+        end: datetime,
+    ) -> None:
+        """Count an infra role with these market and on-site city keys in the window (start, end]; the
+        same rules as `_Window.before`, `_Window.open_at_start` and `RoleRecord.open_at`."""
+        role_key = role_key_of(posting_id, requisition_id)
+        sites = markets or cities
+        if baseline or first_seen <= start:
+            self.locations.update(markets)
+            self.locations.update(cities)
+            self.sites.update(sites)
+            if closed_as_of(closed_at, reopens, start) is None:
+                for k in sites:
+                    self.at_start[k].add(role_key)
+        if first_seen <= end and closed_as_of(closed_at, reopens, end) is None:
+            for k in sites:
+                self.at_end[k].add(role_key)
+
+
+_NOTHING_COUNTED = Counted()  # never changed: the rules only read it
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +271,12 @@ def market_cities(r: RoleRecord, market: str) -> list[RolePlace]:
     return rest or cities
 
 
-@dataclass(frozen=True, slots=True)
-class Presence:
+class Presence(NamedTuple):
     """A company had a role at a site before the window, given instead of the role itself (the store's
     `site_presence` summary): what the "first role here" and "new discipline here" rules ask of earlier
     roles, without loading them. `as_site`: the site is where the role counts (`RoleRecord.sites`), not
-    only one of its `location_keys` (a city of a role that also has a market)."""
+    only one of its `location_keys` (a city of a role that also has a market). A named tuple: a window
+    has thousands, built faster than frozen dataclasses."""
 
     company: str
     site: SiteKey
@@ -235,9 +294,11 @@ def detect_signals(
     since: datetime | timedelta,
     cfg: SignalsConfig | None = None,
     presence: Iterable[Presence] = (),
+    counted: Mapping[str, Counted] | None = None,
 ) -> list[Signal]:
     """All signals of the window (since, as_of], strongest first. `records` are the roles; `presence` may
-    stand in for roles known before the window that are not among them."""
+    stand in for roles known before the window that are not among them, and `counted` (by casefolded
+    company) for roles that only count (`Counted`)."""
     cfg = cfg or SignalsConfig()
     start = as_of - since if isinstance(since, timedelta) else since
     by_company: dict[str, list[RoleRecord]] = defaultdict(list)
@@ -252,7 +313,9 @@ def detect_signals(
         earlier[p.company.casefold()].append(p)
     out: list[Signal] = []
     for key, recs in by_company.items():
-        w = _Window(names[key], recs, start, as_of, earlier.get(key, []))
+        w = _Window(
+            names[key], recs, start, as_of, earlier.get(key, []), (counted or {}).get(key, _NOTHING_COUNTED)
+        )
         located = _new_locations(w)
         new_sites = {k for s in located for k in s.detail["sites"]}
         out += located
@@ -273,6 +336,7 @@ class _Window:
     start: datetime
     end: datetime
     presence: list[Presence]
+    counted: Counted
 
     def fresh(self, r: RoleRecord) -> bool:
         """First seen inside the window, and not part of a board's baseline."""
@@ -292,6 +356,7 @@ def _new_locations(w: _Window) -> list[Signal]:
     infra = [r for r in w.records if r.infra]
     prior = {k for r in infra if w.before(r) for k in r.location_keys}
     prior.update(p.site for p in w.presence if p.infra)
+    prior.update(w.counted.locations)
     found: dict[SiteKey, list[RoleRecord]] = defaultdict(list)
     label: dict[SiteKey, RolePlace | str] = {}
     for r in infra:
@@ -342,6 +407,7 @@ def _new_disciplines(w: _Window, new_sites: set[SiteKey]) -> list[Signal]:
             had_site.add(p.site)
             if p.discipline:
                 prior[p.site].add(p.discipline)
+    had_site.update(w.counted.sites)
     found: dict[tuple[SiteKey, str], list[RoleRecord]] = defaultdict(list)
     label: dict[SiteKey, RolePlace | str] = {}
     for r in w.records:
@@ -383,6 +449,8 @@ def _surges(w: _Window, cfg: SignalsConfig, new_sites: set[SiteKey]) -> list[Sig
                     grew[k].append(r)
     out = []
     for k, rs in grew.items():
+        before[k].update(w.counted.at_start.get(k, ()))
+        after[k].update(w.counted.at_end.get(k, ()))
         b, a = len(before[k]), len(after[k])
         gain = a - b
         if k in new_sites or gain < cfg.surge_min:
@@ -421,6 +489,7 @@ def _closures(w: _Window) -> list[Signal]:
                 label.setdefault(k, where)
     out = []
     for k, rs in closed.items():
+        still_open[k].update(w.counted.at_end.get(k, ()))
         rs = [r for r in rs if r.role_key not in still_open[k]]  # a copy still open: the role goes on
         if not rs:
             continue
@@ -473,6 +542,10 @@ def _signal(
 
 def _evidence(records: Sequence[RoleRecord], closed: dict[int, datetime] | None) -> list[Evidence]:
     """One evidence posting per role: its earliest copy, or for closures the copy that closed last."""
+    if len(records) == 1:  # most signals: one role, one copy
+        r = records[0]
+        closed_at = closed[r.posting_id] if closed is not None else None
+        return [Evidence(r.posting_id, r.title.strip(), r.url, r.first_seen, closed_at, r.board, 1)]
     roles: dict[str, dict[int, RoleRecord]] = defaultdict(dict)
     for r in records:
         roles[r.role_key][r.posting_id] = r
@@ -544,6 +617,9 @@ def _distinct_places(places: Iterable[RolePlace]) -> list[RolePlace]:
 
 def _place_fields(places: Sequence[RolePlace]) -> tuple[str | None, str | None, str | None]:
     """(city, region, country) for the JSON: set when all places agree."""
+    if len(places) == 1:
+        p = places[0]
+        return p.city, p.region, (p.country or "").upper() or None
     cities = {city_key(p) for p in places}
     countries = {(p.country or "").upper() for p in places}
     one = places[0] if len(cities) == 1 else None
