@@ -63,7 +63,7 @@ CACHE = Path(os.environ.get("INFRASIGNAL_BENCH_CACHE") or Path(tempfile.gettempd
 KINDS = ["greenhouse", "lever", "ashby"]
 T1, T2, T3 = "2026-11-16T06:00:00Z", "2026-11-17T06:00:00Z", "2026-11-18T06:00:00Z"
 HISTORY_NOW = datetime(2026, 11, 20, 6, 0, 0)
-GEN_VERSION = 5
+GEN_VERSION = 6
 QUERY_TIMEOUT = 60.0
 
 WRAPPER = """
@@ -425,13 +425,21 @@ def _fill(path: Path, n: int) -> None:
     )
     events = _Table(conn, "event", ["posting_id", "board_id", "at", "kind", "detail"])
     span = (HISTORY_NOW - start).total_seconds()
+    # Ids follow first_seen, as in a store the scraper wrote: a posting gets its id when it is first seen (a
+    # week's postings sit together at the end of the table, not scattered through it).
+    firsts = [
+        max(start + timedelta(seconds=rng.uniform(0, span)), baselines[board_of[i] - 1]) for i in range(n)
+    ]
+    order = sorted(range(n), key=firsts.__getitem__)
+    board_of, city_of, firsts = (
+        [board_of[i] for i in order],
+        [city_of[i] for i in order],
+        [firsts[i] for i in order],
+    )
     for pid in range(1, n + 1):
         board = board_of[pid - 1]
-        baseline_at = baselines[board - 1]
-        first = start + timedelta(seconds=rng.uniform(0, span))
-        is_baseline = first <= baseline_at
-        if is_baseline:
-            first = baseline_at
+        first = firsts[pid - 1]
+        is_baseline = first == baselines[board - 1]
         infra = rng.random() < 0.12
         title = rng.choice(INFRA_TITLES if infra else OTHER_TITLES)
         city, region, country, iso2, _ = CITIES[city_of[pid - 1]]
