@@ -172,13 +172,14 @@ class ProcessWriter:
         spawned = self._spawned if self._spawned is not None and not self._spawned.adopted else spawn()
         spawned.adopted = True
         self._proc, self._sock = spawned.proc, spawned.sock
-        ours = spawned.sock
         loop = asyncio.get_running_loop()
         self._outbox.put(self._setup)
         self._threads = [
-            threading.Thread(target=_send_all, args=(ours, self._outbox), name="writer-send", daemon=True),
             threading.Thread(
-                target=_read_all, args=(ours, loop, self._replies), name="writer-replies", daemon=True
+                target=_send_all, args=(spawned.sock, self._outbox), name="writer-send", daemon=True
+            ),
+            threading.Thread(
+                target=_read_all, args=(spawned.sock, loop, self._replies), name="writer-replies", daemon=True
             ),
         ]
         for thread in self._threads:
@@ -191,9 +192,7 @@ class ProcessWriter:
         if self._starting is not None:
             with contextlib.suppress(Exception):  # a failed start was reported to the boards sent
                 await self._starting
-        if self._proc is None:
-            if self._spawned is not None:  # started ahead and never needed
-                await asyncio.to_thread(self._spawned.discard)
+        if self._proc is None:  # never started (a worker spawned ahead is its spawner's to discard)
             return
         self._closing = True
         stop = cancel or not self._sent
