@@ -59,6 +59,24 @@ def test_sqlalchemy_url_is_kept() -> None:
             "boards[1] (Anthropic): duplicate board name",
         ),
         ("[[boards]]\nats = 'lever'\ntoken = 'x'\n", "boards[0].company: missing required key"),
+        (GOOD.replace("concurrency = 4", "concurrency = 0"), "fetch.concurrency: expected int >= 1"),
+        (GOOD.replace("concurrency = 4", "concurrency = 4.5"), "fetch.concurrency: expected int, got float"),
+        (
+            GOOD + '[email]\nsecurity = "ssl"\n',
+            "email.security: invalid value 'ssl' (one of: none, starttls, tls)",
+        ),
+        (GOOD + '[email]\nto = "a@example.com"\n', "email.to: expected array, got str"),
+        (GOOD + '[email]\nto = ["a@example.com", "analyst"]\n', "email.to: not an email address: 'analyst'"),
+        (
+            GOOD.replace('token = "anthropic"', 'token = "a"\nselectors = { item = 3 }'),
+            "boards[0] (Anthropic).selectors[...]: expected str, got int",
+        ),
+        (
+            GOOD.replace('company = "Anthropic"', 'company = ""'),
+            "boards[0].company: expected str of length >= 1",
+        ),
+        ('path = "elsewhere.toml"\n' + GOOD, "path: unknown key"),
+        ("fetch = 3\n", "fetch: expected object, got int"),
         ("this is = = not toml", "not valid TOML"),
     ],
 )
@@ -93,3 +111,22 @@ def test_starter_config_and_repo_config_are_valid_and_identical() -> None:
     cfg = load_config(repo)
     assert {b.ats for b in cfg.boards} >= {"greenhouse", "lever", "ashby"}
     assert len(cfg.boards) >= 10
+
+
+def test_sections_are_frozen_and_copied_with_changes() -> None:
+    from msgspec.structs import replace
+
+    cfg = parse_config({"boards": [{"company": "Acme", "ats": " Greenhouse ", "token": "acme"}]})
+    assert cfg.boards[0].ats == "greenhouse"  # normalised while loading
+    with pytest.raises(AttributeError):
+        cfg.fetch.concurrency = 3  # type: ignore[misc]
+    changed = replace(cfg.fetch, concurrency=3)
+    assert changed.concurrency == 3 and cfg.fetch.concurrency == 8
+
+
+def test_a_section_is_validated_on_its_own() -> None:
+    from infrasignal.config import EmailConfig, validate
+
+    assert validate(EmailConfig, {"from": "me@example.com", "port": 587}).from_addr == "me@example.com"
+    with pytest.raises(ConfigError, match=r"^discovered: port: expected int <= 65535$"):
+        validate(EmailConfig, {"port": 70000}, "discovered")

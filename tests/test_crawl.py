@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from infrasignal import crawl
-from infrasignal.config import BoardConfig, FetchConfig
+from infrasignal.config import BoardConfig, FetchConfig, validate
 from infrasignal.crawl import BoardFetch, crawl_board
 from infrasignal.fetch import Engine, Validators
 from infrasignal.model import Page, Posting, Request
@@ -19,8 +19,9 @@ from support.boardserver import BoardServer, Fault
 
 pytestmark = pytest.mark.anyio
 
-CFG = FetchConfig.model_validate(
-    {"timeout": 0.5, "connect_timeout": 0.5, "retries": 0, "backoff": 0.01, "concurrency": 8, "per_host": 8}
+CFG = validate(
+    FetchConfig,
+    {"timeout": 0.5, "connect_timeout": 0.5, "retries": 0, "backoff": 0.01, "concurrency": 8, "per_host": 8},
 )
 
 

@@ -12,7 +12,7 @@ from email.utils import formatdate
 
 import pytest
 
-from infrasignal.config import FetchConfig
+from infrasignal.config import FetchConfig, validate
 from infrasignal.fetch import Engine, FetchError, Validators, parse_retry_after
 from infrasignal.model import Request
 from support.boardserver import BoardServer, Fault, Reply, RequestInfo
@@ -33,7 +33,7 @@ def config(**overrides: object) -> FetchConfig:
         "user_agent": UA,
     }
     values.update(overrides)
-    return FetchConfig.model_validate(values)
+    return validate(FetchConfig, values)
 
 
 class RecordSleep:

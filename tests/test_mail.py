@@ -14,10 +14,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 from typer.testing import CliRunner
 
 from infrasignal.cli.app import _register, app
-from infrasignal.config import EmailConfig
+from infrasignal.config import EmailConfig, validate
 from infrasignal.mail import MailError, message_id, recipients_key, send
 from infrasignal.outbox import ledger
 from infrasignal.runlock import lock_path, run_lock
@@ -188,7 +189,8 @@ def message() -> EmailMessage:
 
 
 def email_config(port: int, retries: int = 3) -> EmailConfig:
-    return EmailConfig.model_validate(
+    return validate(
+        EmailConfig,
         {
             "host": "127.0.0.1",
             "port": port,
@@ -196,7 +198,7 @@ def email_config(port: int, retries: int = 3) -> EmailConfig:
             "retries": retries,
             "backoff": 1.5,
             "timeout": 5,
-        }
+        },
     )
 
 
@@ -273,7 +275,7 @@ def server_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContex
 def test_tls_and_starttls(security: str, server_tls: ssl.SSLContext) -> None:
     kwargs = {"ssl_context": server_tls} if security == "tls" else {"tls_context": server_tls}
     with SmtpSink(users={"robot": "pw"}, **kwargs) as server:  # type: ignore[arg-type]
-        cfg = email_config(server.port).model_copy(update={"security": security})
+        cfg = replace(email_config(server.port), security=security)
         result = send(message(), cfg, login=("robot", "pw"), sleep=lambda _: None)
     assert result.attempts == 1 and [m.login for m in server.messages] == ["robot"]
 
@@ -283,7 +285,7 @@ def test_untrusted_certificate_is_permanent(
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent")
     with SmtpSink(ssl_context=server_tls) as server:
-        cfg = email_config(server.port).model_copy(update={"security": "tls"})
+        cfg = replace(email_config(server.port), security="tls")
         with pytest.raises(MailError) as info:
             send(message(), cfg, sleep=lambda _: None)
     assert info.value.permanent and "certificate" in str(info.value)

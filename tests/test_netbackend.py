@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infrasignal.config import FetchConfig
+from infrasignal.config import FetchConfig, validate
 from infrasignal.fetch import Engine
 from infrasignal.model import Request
 from infrasignal.netbackend import _readable, uses_quick_backend
@@ -80,7 +80,7 @@ async def test_the_engine_pool_runs_on_the_quick_backend_and_drops_connections_t
 ) -> None:
     import anyio
 
-    cfg = FetchConfig.model_validate({"retries": 0, "timeout": 2.0, "robots": False})
+    cfg = validate(FetchConfig, {"retries": 0, "timeout": 2.0, "robots": False})
     async with Engine(cfg) as engine:
         assert engine._client is not None
         assert uses_quick_backend(engine._client._transport)

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import typer
+from msgspec.structs import replace
 from sqlalchemy import Engine, func, select, text
 
 import test_cli
@@ -105,7 +106,7 @@ def test_history_scenario_on_postgres(
     def on_postgres(tmp_path: Path, server: BoardServer) -> tuple[Any, Engine]:
         cfg, sqlite_db = sqlite_config(tmp_path, server)
         sqlite_db.dispose()
-        cfg = cfg.model_copy(update={"storage": StorageConfig(database=pg_url)})
+        cfg = replace(cfg, storage=StorageConfig(database=pg_url))
         return cfg, open_store(cfg.database_url)
 
     monkeypatch.setattr(test_scrape_flow, "config", on_postgres)
@@ -126,7 +127,7 @@ def test_history_signals_scenario_on_postgres(
     def on_postgres(tmp_path: Path, server: BoardServer, **fetch: Any) -> tuple[Any, Engine]:
         cfg, sqlite_db = sqlite_setup(tmp_path, server, **fetch)
         sqlite_db.dispose()
-        cfg = cfg.model_copy(update={"storage": StorageConfig(database=pg_url)})
+        cfg = replace(cfg, storage=StorageConfig(database=pg_url))
         return cfg, open_store(cfg.database_url)
 
     use_fake_classifier(monkeypatch)

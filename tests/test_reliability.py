@@ -858,7 +858,7 @@ def hostile_bodies(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
 
 def _hostile_board(ats: str) -> dict[str, Any] | None:
     """A board config the source accepts (each source names its board differently), or None."""
-    from infrasignal.config import BoardConfig
+    from infrasignal.config import BoardConfig, ConfigError, validate
     from infrasignal.sources import get_source
 
     base = {"company": f"Hostile {ats}", "ats": ats, "base_url": "http://127.0.0.1:9"}
@@ -875,8 +875,8 @@ def _hostile_board(ats: str) -> dict[str, Any] | None:
     source = get_source(ats)
     for extra in candidates:
         try:
-            board = BoardConfig.model_validate(base | extra)
-        except ValueError:
+            board = validate(BoardConfig, base | extra)
+        except ConfigError:
             continue
         if source.check_board(board) is None:
             return base | extra

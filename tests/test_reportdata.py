@@ -7,6 +7,7 @@ from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from msgspec.structs import replace
 from typer.testing import CliRunner
 
 from infrasignal.cli.app import _register, app
@@ -126,7 +127,7 @@ def test_cli_report_default_period_and_errors(tmp_path: Path) -> None:
 
 def test_boards_dropped_from_the_config_are_left_out(tmp_path: Path) -> None:
     h = week47(tmp_path)
-    only_acme = h.cfg.model_copy(update={"boards": h.cfg.boards[:1]})
+    only_acme = replace(h.cfg, boards=h.cfg.boards[:1])
     data = gather(h.db, only_acme, week("2026-W47"), NOW)
     assert {r.company for r in data.opened + data.closed} == {"Acme"}
     assert {c.company for c in data.open_roles} == {"Acme"} and data.gaps == [] and data.boards == 1

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
@@ -158,9 +159,7 @@ def test_first_start_scrapes_at_once_and_a_new_board_too(tmp_path: Path) -> None
     start = utc(2026, 11, 17, 12)
     w.serve(FakeClock(start, until=start))
     assert w.scrapes == [naive(2026, 11, 17, 12)] and w.mails == []
-    w.cfg = w.cfg.model_copy(
-        update={"boards": [*w.cfg.boards, w.cfg.boards[0].model_copy(update={"company": "Gamma"})]}
-    )
+    w.cfg = replace(w.cfg, boards=[*w.cfg.boards, replace(w.cfg.boards[0], company="Gamma")])
     w.serve(FakeClock(start + timedelta(hours=1), until=start + timedelta(hours=1)))
     assert len(w.scrapes) == 2  # Gamma was never fetched
 

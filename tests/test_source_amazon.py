@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from infrasignal.config import BoardConfig, FetchConfig
+from infrasignal.config import BoardConfig, FetchConfig, validate
 from infrasignal.crawl import BoardFetch, crawl_board
 from infrasignal.fetch import Engine
 from infrasignal.model import ParseError, Place, Posting, Request
@@ -27,7 +27,7 @@ PARAMS: dict[str, Any] = {
     "business_category[]": ["aws"],
     "sort": "recent",
 }
-CFG = FetchConfig.model_validate({"timeout": 2.0, "retries": 0, "backoff": 0.01})
+CFG = validate(FetchConfig, {"timeout": 2.0, "retries": 0, "backoff": 0.01})
 
 
 def board(**kw: Any) -> BoardConfig:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infrasignal.config import BoardConfig, FetchConfig
+from infrasignal.config import BoardConfig, FetchConfig, validate
 from infrasignal.crawl import BoardFetch, crawl_board
 from infrasignal.fetch import Engine
 from infrasignal.model import ParseError, Request
@@ -26,7 +26,7 @@ SELECTORS = {
     "department": ".vacancy__team",
     "next": "nav.pager a[rel=next]",
 }
-CFG = FetchConfig.model_validate({"timeout": 2.0, "retries": 0, "backoff": 0.01})
+CFG = validate(FetchConfig, {"timeout": 2.0, "retries": 0, "backoff": 0.01})
 
 
 def board(**kw: Any) -> BoardConfig:

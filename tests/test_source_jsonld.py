@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
-from infrasignal.config import BoardConfig, FetchConfig
+from infrasignal.config import BoardConfig, FetchConfig, validate
 from infrasignal.crawl import BoardFetch, crawl_board
 from infrasignal.fetch import Engine
 from infrasignal.model import ParseError, Place, Posting, Request
@@ -25,7 +26,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "jsonld" / "coldst
 REAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ats-samples"
 SITE = "https://careers.coldstream.example"
 NOW = datetime(2026, 9, 15, tzinfo=UTC)
-CFG = FetchConfig.model_validate({"timeout": 2.0, "retries": 0, "backoff": 0.01, "per_host": 4})
+CFG = validate(FetchConfig, {"timeout": 2.0, "retries": 0, "backoff": 0.01, "per_host": 4})
 JOB_SLUGS = [
     "cs-5201-data-center-technician",
     "cs-5202-controls-engineer",
@@ -272,7 +273,7 @@ def test_real_quirk_samples() -> None:
 
 async def crawl(server: BoardServer, b: BoardConfig, **kwargs: Any) -> BoardFetch:
     async with Engine(CFG) as engine:
-        return await crawl_board(engine, SOURCE, b.model_copy(update={"base_url": server.base_url}), **kwargs)
+        return await crawl_board(engine, SOURCE, replace(b, base_url=server.base_url), **kwargs)
 
 
 def serve_site(server: BoardServer, robots: str | None = None) -> None:

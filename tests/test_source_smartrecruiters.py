@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from infrasignal.config import BoardConfig, FetchConfig
+from infrasignal.config import BoardConfig, FetchConfig, validate
 from infrasignal.crawl import BoardFetch, crawl_board
 from infrasignal.fetch import Engine
 from infrasignal.model import ParseError, Place, Posting, Request
@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "smartrecruiters" 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ats-samples"
 TOKEN = "NordlysDataCentres"
 PATH = f"/v1/companies/{TOKEN}/postings"
-CFG = FetchConfig.model_validate({"timeout": 2.0, "retries": 0, "backoff": 0.01, "per_host": 4})
+CFG = validate(FetchConfig, {"timeout": 2.0, "retries": 0, "backoff": 0.01, "per_host": 4})
 
 
 def board(**kw: Any) -> BoardConfig:

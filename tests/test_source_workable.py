@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from infrasignal.config import BoardConfig, FetchConfig
+from infrasignal.config import BoardConfig, FetchConfig, validate
 from infrasignal.crawl import BoardFetch, crawl_board
 from infrasignal.fetch import Engine, Validators
 from infrasignal.model import ParseError, Place, Posting, Request
@@ -25,7 +25,7 @@ ACCOUNT = "helio-compute"
 V3 = f"/api/v3/accounts/{ACCOUNT}/jobs"
 WIDGET = f"/api/v1/widget/accounts/{ACCOUNT}"
 CURSOR = "eyJvZmZzZXQiOjEwfQ=="
-CFG = FetchConfig.model_validate({"timeout": 2.0, "retries": 0, "backoff": 0.01, "per_host": 4})
+CFG = validate(FetchConfig, {"timeout": 2.0, "retries": 0, "backoff": 0.01, "per_host": 4})
 
 
 def board(**kw: Any) -> BoardConfig:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
-from infrasignal.config import BoardConfig, FetchConfig
+from infrasignal.config import BoardConfig, FetchConfig, validate
 from infrasignal.crawl import BoardFetch, crawl_board
 from infrasignal.fetch import Engine
 from infrasignal.model import Page, ParseError, Place, Posting, Request
@@ -23,7 +24,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "workday" / "merid
 REAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ats-samples"
 URL = "https://meridiandc.wd5.myworkdayjobs.com/Meridian_Careers"
 API = "/wday/cxs/meridiandc/Meridian_Careers"
-CFG = FetchConfig.model_validate({"timeout": 2.0, "retries": 0, "backoff": 0.01, "per_host": 4})
+CFG = validate(FetchConfig, {"timeout": 2.0, "retries": 0, "backoff": 0.01, "per_host": 4})
 
 
 def board(**kw: Any) -> BoardConfig:
@@ -448,7 +449,7 @@ async def test_a_missing_page_fails_the_board(board_server: BoardServer) -> None
 async def test_an_html_shell_instead_of_json_fails_the_board(board_server: BoardServer) -> None:
     board_server.route("POST", API + "/jobs", "<html><body>Please enable JavaScript</body></html>")
     board_server.fault(API + "/jobs", Fault.status(503), method="POST")
-    async with Engine(CFG.model_copy(update={"retries": 1})) as engine:
+    async with Engine(replace(CFG, retries=1)) as engine:
         result = await crawl_board(engine, SOURCE, board(base_url=board_server.base_url))
     assert result.status == "failed"
     assert result.error is not None and "workday: body is not valid JSON" in result.error

@@ -198,12 +198,12 @@ def _default_company(entry: dict[str, Any]) -> str:
 
 
 def _valid(entry: dict[str, Any]) -> bool:
-    from infrasignal.config import BoardConfig
+    from infrasignal.config import BoardConfig, ConfigError, validate
     from infrasignal.sources import get_source
 
     try:
-        board = BoardConfig.model_validate(entry)
-    except ValueError:
+        board = validate(BoardConfig, entry)
+    except ConfigError:
         return False
     return get_source(board.ats).check_board(board) is None
 
