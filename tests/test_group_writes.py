@@ -21,6 +21,7 @@ from infrasignal.config import BoardConfig, HistoryConfig, load_config
 from infrasignal.crawl import BoardFetch
 from infrasignal.model import Posting
 from infrasignal.scrape import GroupWriter, _record_group, scrape
+from infrasignal.seen import LAST_SEEN_SQL
 from infrasignal.store import FetchSummary, open_store, record_fetch, record_fetches, sync_boards
 from support.simulator import Simulator
 
@@ -90,8 +91,8 @@ def test_a_group_writes_each_board_as_record_fetch_alone(tmp_path: Path) -> None
     assert [s.found for s in grouped] == [3, 5, 5, 5]  # open postings of the unchanged boards
     assert _dump(tmp_path / "group.db") == _dump(tmp_path / "alone.db")
     with closing(sqlite3.connect(tmp_path / "group.db")) as conn:
-        seen = dict(conn.execute("SELECT status, max(last_seen) FROM posting WHERE board_id = ? GROUP BY 1",
-                                 (ids["Co 3"],)).fetchall())  # fmt: skip
+        sql = f"SELECT p.status, max({LAST_SEEN_SQL}) FROM posting p JOIN board b ON b.id = p.board_id"
+        seen = dict(conn.execute(sql + " WHERE p.board_id = ? GROUP BY 1", (ids["Co 3"],)).fetchall())
     assert seen["open"].startswith("2026-11-17 06:00") and seen["closed"] < "2026-11-17"
 
 

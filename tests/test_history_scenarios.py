@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from infrasignal.config import Config, HistoryConfig, SignalsConfig, parse_config
 from infrasignal.history import diff_between, load_roles_history, posting_history, signals_at
 from infrasignal.model import Posting
-from infrasignal.queries import boards_health
+from infrasignal.queries import RoleFilter, boards_health, roles
 from infrasignal.reader import open_sqlite_reader
 from infrasignal.scrape import scrape
 from infrasignal.signals import detect_signals
@@ -217,6 +217,30 @@ def test_a_confirmed_drop_dates_each_closure_by_when_the_posting_went(
     assert job4["posting"]["closed_at"] == "2026-11-18T06:00:00Z"  # it was still listed on day 2
     assert job4["posting"]["last_seen"] == "2026-11-17T06:00:00Z"
     assert [e["kind"] for e in job4["events"]] == ["baseline", "closed"]
+
+
+def test_a_posting_seen_by_an_unchanged_answer_keeps_that_sighting_when_it_goes(
+    board_server: BoardServer, tmp_path: Path
+) -> None:
+    """A not-modified answer is recorded on the board (seen.py); a posting that then goes was last seen at
+    that answer, not at the fetch that last listed it."""
+    cfg, db = setup(tmp_path, board_server)
+    jobs = [gh_job(100, "Data Center Technician", "Quincy, WA"), gh_job(110, "Site Lead", "Quincy, WA")]
+    board_server.route("GET", PATH_A, gh_board(*jobs), etag='"v1"')
+    board_server.route("GET", PATH_B, gh_board())
+    scrape(cfg, db, cfg.boards, DAY[0])
+    assert scrape(cfg, db, cfg.boards, DAY[1])[0].status == "not_modified"  # a 304
+    assert posting_history(db, "100")["posting"]["last_seen"] == "2026-11-17T06:00:00Z"
+    board_server.route("GET", PATH_A, gh_board(jobs[0]), etag='"v2"')  # 110 goes
+    [acme, _] = scrape(cfg, db, cfg.boards, DAY[2])
+    assert (acme.rule, acme.closed) == ("complete", 1)
+    gone = posting_history(db, "110")["posting"]
+    assert (gone["last_seen"], gone["closed_at"]) == ("2026-11-17T06:00:00Z", "2026-11-18T06:00:00Z")
+    assert posting_history(db, "100")["posting"]["last_seen"] == "2026-11-18T06:00:00Z"
+    board_server.route("GET", PATH_A, gh_board(jobs[0]), etag='"v2"')
+    scrape(cfg, db, cfg.boards, DAY[3])  # another 304: only what the last listing saw is seen again
+    seen = {r["external_id"]: r["last_seen"] for r in roles(db, RoleFilter(status="all"))}
+    assert seen == {"100": "2026-11-19T06:00:00Z", "110": "2026-11-17T06:00:00Z"}
 
 
 def test_signals_for_a_new_market_a_new_discipline_a_surge_and_a_pull_back(

@@ -44,6 +44,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from infrasignal.cli.app import _register, app
+from infrasignal.seen import LAST_SEEN_SQL
 from infrasignal.sources import source_names
 from support.simulator import (
     Fault,
@@ -451,7 +452,10 @@ def test_per_host_and_global_limits_are_never_exceeded(tmp_path: Path) -> None:
 
 # --- 5. idempotent unchanged re-scrape ------------------------------------------------------------------------------
 
-VOLATILE = {"posting": {"last_seen"}, "board": {"last_success_at", "fetched_round"}}
+VOLATILE = {
+    "posting": {"last_seen"},
+    "board": {"last_success_at", "fetched_round", "listed_at", "unchanged_at"},
+}
 
 
 def dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -495,9 +499,8 @@ def test_unchanged_rescrape_is_idempotent(tmp_path: Path) -> None:
         if HAS_WORKDAY:
             assert details_first > 0
         with connect(db) as conn:
-            assert set(r[0] for r in conn.execute("SELECT DISTINCT last_seen FROM posting")) == {
-                "2026-11-17 06:00:00.000000"
-            }
+            sql = f"SELECT DISTINCT {LAST_SEEN_SQL} FROM posting p JOIN board b ON b.id = p.board_id"
+            assert set(r[0] for r in conn.execute(sql)) == {"2026-11-17 06:00:00.000000"}
             assert conn.execute("SELECT count(*) FROM fetch").fetchone()[0] == 2 * len(boards)
 
 

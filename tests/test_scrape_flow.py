@@ -105,7 +105,9 @@ def test_unchanged_rescrape_is_idempotent_and_uses_etag(board_server: BoardServe
     assert board_server.requests_to(PATH_A)[-1].headers.get("if-none-match") == '"v1"'
     with db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Event)).scalar_one() == events_before
-        assert set(conn.execute(select(Posting.last_seen)).scalars()) == {DAY2}
+        # Seen again on day 2, by the board's record of the unchanged answer: no posting row was rewritten.
+        assert set(conn.execute(select(Posting.last_seen)).scalars()) == {DAY1}
+        assert [r["last_seen"] for r in roles(db, RoleFilter(status="all"))] == ["2026-11-17T06:00:00Z"] * 4
         assert set(conn.execute(select(Posting.status)).scalars()) == {"open"}
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from infrasignal.queries import _places_and_tags, _role_record
 from infrasignal.roles_history import load_roles_history, signals_at
+from infrasignal.seen import last_seen
 from infrasignal.store import utc_naive
 from infrasignal.tables import Board, Event, Posting, PostingPlace, PostingTag, PostingVersion
 from infrasignal.timeutil import iso
@@ -209,14 +210,17 @@ def posting_history(db: Engine, ref: str | int) -> dict[str, Any]:
     with db.connect() as conn:
         pid = find_posting(conn, str(ref))
         row = conn.execute(
-            select(*P.c, B.c.company, B.c.ats, B.c.name).join(B, B.c.id == P.c.board_id).where(P.c.id == pid)
+            select(*P.c, B.c.company, B.c.ats, B.c.name, B.c.listed_at, B.c.unchanged_at)
+            .join(B, B.c.id == P.c.board_id)
+            .where(P.c.id == pid)
         ).one()
         places, tags = _places_and_tags(conn, [pid])
         versions = conn.execute(select(V).where(V.c.posting_id == pid).order_by(V.c.at, V.c.id)).all()
         events = conn.execute(
             select(E.c.at, E.c.kind, E.c.detail).where(E.c.posting_id == pid).order_by(E.c.at, E.c.id)
         ).all()
-    posting = _role_record(row._mapping, places.get(pid, []), tags.get(pid, {}))
+    seen = {"last_seen": last_seen(row.last_seen, row.listed_at, row.unchanged_at)}
+    posting = _role_record(dict(row._mapping) | seen, places.get(pid, []), tags.get(pid, {}))
     posting["baseline"] = bool(row.baseline)
     posting["description"] = row.description
     out_versions = []

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from infrasignal.reader import Reader, as_time, reading
+from infrasignal.seen import LAST_SEEN_SQL
 from infrasignal.timeutil import iso
 
 
@@ -47,7 +48,11 @@ ROLE_COLUMNS = (
     "unresolved_locations",
     "requisition_id",
 )
-_SELECT_ROLE = ", ".join(f"p.{c}" for c in ROLE_COLUMNS) + ", b.company, b.ats, b.name"
+# `last_seen` by the rule of seen.py (a not-modified answer is recorded on the board, not in each posting).
+_SELECT_ROLE = (
+    ", ".join(f"({LAST_SEEN_SQL})" if c == "last_seen" else f"p.{c}" for c in ROLE_COLUMNS)
+    + ", b.company, b.ats, b.name"
+)
 
 
 def _escape_like(value: str) -> str:

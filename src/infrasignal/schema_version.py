@@ -2,4 +2,4 @@
 (which checks it against its list of migrations) so the light read path can check a database's version
 without importing SQLAlchemy."""
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8

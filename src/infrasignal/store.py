@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, event, func, insert, inspect, select, text, update
+from sqlalchemy import DateTime, Engine, bindparam, delete, event, func, insert, inspect, select, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import SQLModel, create_engine
@@ -27,6 +27,7 @@ from infrasignal.config import BoardConfig, HistoryConfig
 from infrasignal.model import Posting as ParsedPosting
 from infrasignal.presence import refresh_presence
 from infrasignal.schema_version import SCHEMA_VERSION
+from infrasignal.seen import last_seen
 from infrasignal.tables import (
     Board,
     Event,
@@ -92,6 +93,16 @@ def _cover_event_reads(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_posting_tag_posting_id"))
 
 
+def _add_board_listing_times(conn: Connection) -> None:
+    """v8: `board.listed_at` and `.unchanged_at` (seen.py): a not-modified answer is recorded on its board
+    instead of in every open posting. Until v8 every successful fetch, not-modified answers included, wrote
+    its time into the postings it saw, so the postings a board's last success saw carry its time."""
+    stamp = DateTime(timezone=False).compile(dialect=conn.dialect)  # as create_all declares it
+    conn.execute(text(f"ALTER TABLE board ADD COLUMN listed_at {stamp}"))
+    conn.execute(text(f"ALTER TABLE board ADD COLUMN unchanged_at {stamp}"))
+    conn.execute(text("UPDATE board SET listed_at = last_success_at"))
+
+
 # Ordered schema migrations: MIGRATIONS[i] upgrades a database at version i+1 to version i+2.
 # Each takes a Connection inside a transaction and must work on SQLite and PostgreSQL.
 MIGRATIONS: list[Callable[[Connection], None]] = [
@@ -101,6 +112,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _add_query_indexes,
     _add_site_presence,
     _cover_event_reads,
+    _add_board_listing_times,
 ]
 if 1 + len(MIGRATIONS) != SCHEMA_VERSION:  # the light read path (reader.py) checks the version too
     raise RuntimeError(
@@ -332,7 +344,7 @@ def _record_in(
     if result.status == "ok":
         found = len(result.postings)
         plan = plan_fetch(
-            _stored_postings(conn, board_id),
+            _stored_postings(conn, board_id, board.listed_at, board.unchanged_at),
             result.postings,
             result.complete,
             state,
@@ -344,6 +356,13 @@ def _record_in(
         found = conn.execute(_OPEN_COUNT, {"board_id": board_id}).scalar_one()
         plan = plan_fetch({}, None, False, state, rules, at)
     _apply_plan(conn, board_id, plan, at, classify, getattr(result, "list_hashes", {}) or {})
+    if result.status == "ok" and board.unchanged_at is not None and board.listed_at != at:
+        # The postings the last listing saw and this one does not (closed, or missing from a suspect or
+        # incomplete fetch) were last seen at the board's latest not-modified answer: it goes into their
+        # rows now, as the board's pair of times moves on (seen.py). Those still listed carry `at` already.
+        conn.execute(
+            _SEEN_UNLISTED, {"board": board_id, "listed": board.listed_at, "seen": board.unchanged_at}
+        )
     if _touched(plan):  # postings added or re-tagged: where this board has hired may have changed
         refresh_presence(conn, board_id)
     summary = FetchSummary(
@@ -369,14 +388,14 @@ def _record_unchanged(
     conn: Connection, fetches: list[tuple[int, Any, int | None]], at: datetime
 ) -> list[FetchSummary]:
     """What _record_in does for boards whose answer was not modified (a 304, or the same body), for several
-    boards in a few statements: open postings seen again, a fetch row each, boards marked fetched."""
+    boards in a few statements: a fetch row each, and each board marked fetched and seen unchanged (its
+    listed postings seen again, seen.py; their rows are not rewritten)."""
     ids = [board_id for board_id, _, _ in fetches]
     boards: dict[int, Any] = {}
     open_counts: dict[int, int] = {}
     for chunk in _chunks(ids, 500):
         boards.update((r.id, r) for r in conn.execute(_BOARD_STATES, {"ids": chunk}))
         open_counts.update((r[0], r[1]) for r in conn.execute(_OPEN_COUNTS, {"ids": chunk}))
-        conn.execute(_SEEN_OPEN_OF, {"ids": chunk, "seen_at": at})
     summaries: list[FetchSummary] = []
     fetch_rows: list[tuple[Any, ...]] = []
     board_updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
@@ -431,8 +450,11 @@ def _board_values(
         values.update(last_success_at=at)
         if result.status == "ok":
             values.update(etag=result.etag, last_modified=result.last_modified, body_hash=result.body_hash)
-        elif result.etag or result.last_modified:
-            values.update(etag=result.etag, last_modified=result.last_modified)
+            values.update(listed_at=at, unchanged_at=None)
+        else:  # not modified: the postings listed at `listed_at` were listed again
+            values["unchanged_at"] = at
+            if result.etag or result.last_modified:
+                values.update(etag=result.etag, last_modified=result.last_modified)
         if baseline:
             values["baseline_at"] = at
     if fetched_round is not None:
@@ -451,10 +473,10 @@ _OPEN_COUNTS = (
     .where(Posting.board_id.in_(bindparam("ids", expanding=True)), Posting.status == "open")
     .group_by(Posting.board_id)
 )
-_SEEN_OPEN_OF = (
+_SEEN_UNLISTED = (
     update(Posting)
-    .where(Posting.board_id.in_(bindparam("ids", expanding=True)), Posting.status == "open")
-    .values(last_seen=bindparam("seen_at"))
+    .where(Posting.board_id == bindparam("board"), Posting.last_seen == bindparam("listed"))
+    .values(last_seen=bindparam("seen"))
 )
 _STORED = select(
     Posting.external_id,
@@ -474,8 +496,16 @@ _OPEN_COUNT = (
 )
 
 
-def _stored_postings(conn: Connection, board_id: int) -> dict[str, StoredPosting]:
-    return {r[0]: StoredPosting(*r) for r in conn.execute(_STORED, {"board_id": board_id})}
+def _stored_postings(
+    conn: Connection, board_id: int, listed_at: datetime | None, unchanged_at: datetime | None
+) -> dict[str, StoredPosting]:
+    """The board's stored postings, each with its last sighting (seen.py)."""
+    return {
+        r.external_id: StoredPosting(
+            **{**r._mapping, "last_seen": last_seen(r.last_seen, listed_at, unchanged_at)}
+        )
+        for r in conn.execute(_STORED, {"board_id": board_id})
+    }
 
 
 # The posting columns a fetch writes for a new or changed posting, in the order of `_posting_values`.

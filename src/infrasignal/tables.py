@@ -50,6 +50,10 @@ class Board(SQLModel, table=True):
     # distributed scrapes (PostgreSQL): the shared round that last recorded this board; a board already
     # recorded in the current round is skipped by the other workers (schema v2)
     fetched_round: int | None = None
+    # when a fetch last listed the board's postings, and the latest "not modified" answer since (schema v8):
+    # what a posting's last sighting is follows from these two (seen.py)
+    listed_at: datetime | None = when(nullable=True)
+    unchanged_at: datetime | None = when(nullable=True)
 
 
 class Fetch(SQLModel, table=True):
