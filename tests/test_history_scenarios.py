@@ -9,6 +9,8 @@ the real classifier's rules. In `gh_job`, jobs whose ids share all but the last 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -375,9 +377,9 @@ def _random_history(db: Engine, rng: random.Random, days: int) -> None:
             record_fetch(db, ids[b.label], fetch, HistoryConfig(suspect_min_board=1000), at, classify)
 
 
-@pytest.mark.postgres
-def test_windowed_loading_matches_the_full_history_on_postgresql() -> None:
-    """The loader's SQL (CTE, CROSS JOIN, grouped sites) on PostgreSQL, when a server is reachable."""
+@contextmanager
+def postgres_store() -> Iterator[Engine]:
+    """A store in a fresh schema of a reachable PostgreSQL server (else the test is skipped)."""
     from support.pg import find_server, fresh_schema
 
     server, why = find_server()
@@ -386,11 +388,51 @@ def test_windowed_loading_matches_the_full_history_on_postgresql() -> None:
     with fresh_schema(server) as url:
         db = open_store(url)
         try:
-            _random_history(db, random.Random(5), days=9)
-            for as_of in [datetime(2026, 11, 1, 6) + timedelta(days=d) for d in range(10)]:
-                low = SignalsConfig(surge_min=1)
-                full = detect_signals(load_roles_history(db, as_of), as_of, WEEK, low)
-                assert [s.to_dict() for s in signals_at(db, as_of, WEEK, low)] == [s.to_dict() for s in full]
-            assert diff_between(db, datetime(2026, 11, 1), datetime(2026, 11, 9))["counts"]["opened"] > 0
+            yield db
         finally:
             db.dispose()
+
+
+@pytest.mark.postgres
+def test_windowed_loading_matches_the_full_history_on_postgresql() -> None:
+    """The loader's SQL (CTE, CROSS JOIN, grouped sites) on PostgreSQL, when a server is reachable."""
+    with postgres_store() as db:
+        _random_history(db, random.Random(5), days=9)
+        for as_of in [datetime(2026, 11, 1, 6) + timedelta(days=d) for d in range(10)]:
+            low = SignalsConfig(surge_min=1)
+            full = detect_signals(load_roles_history(db, as_of), as_of, WEEK, low)
+            assert [s.to_dict() for s in signals_at(db, as_of, WEEK, low)] == [s.to_dict() for s in full]
+        assert diff_between(db, datetime(2026, 11, 1), datetime(2026, 11, 9))["counts"]["opened"] > 0
+
+
+def _seen_again_then_gone(db: Engine) -> dict[str, str]:
+    """Acme lists jobs 1 and 2, answers "not modified", then lists 1 alone: each job's `last_seen`."""
+    from infrasignal.config import BoardConfig
+
+    [acme] = [BoardConfig(company="Acme", ats="greenhouse", token="acme")]
+    board_id = sync_boards(db, [acme])["Acme"]
+    jobs = [
+        Posting("1", "Site Lead", "https://x/1", locations=["Quincy, WA"]),
+        Posting("2", "Electrician", "https://x/2"),
+    ]
+    for at, status, listed in ((DAY[0], "ok", jobs), (DAY[1], "not_modified", []), (DAY[2], "ok", jobs[:1])):
+        fetch = SimpleNamespace(
+            status=status, postings=listed, complete=True, error=None, http_status=200, etag=None,
+            last_modified=None, body_hash=None, pages=1, requests=1, duration=0.0,
+        )  # fmt: skip
+        record_fetch(db, board_id, fetch, HistoryConfig(), at, classify)
+    seen = {r["external_id"]: r["last_seen"] for r in roles(db, RoleFilter(status="all"))}
+    assert seen == {eid: posting_history(db, eid)["posting"]["last_seen"] for eid in seen}
+    return seen
+
+
+@pytest.mark.postgres
+def test_the_last_sighting_rule_on_postgresql() -> None:
+    """seen.py's rule and the store's hand-over of a board's unchanged time, on PostgreSQL."""
+    with postgres_store() as db:
+        assert _seen_again_then_gone(db) == {"1": "2026-11-18T06:00:00Z", "2": "2026-11-17T06:00:00Z"}
+
+
+def test_the_last_sighting_rule_through_the_store(tmp_path: Path) -> None:
+    db = open_store(f"sqlite:///{tmp_path}/seen.db")
+    assert _seen_again_then_gone(db) == {"1": "2026-11-18T06:00:00Z", "2": "2026-11-17T06:00:00Z"}
