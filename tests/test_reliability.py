@@ -454,7 +454,7 @@ def test_per_host_and_global_limits_are_never_exceeded(tmp_path: Path) -> None:
 
 VOLATILE = {
     "posting": {"last_seen"},
-    "board": {"last_success_at", "fetched_round", "listed_at", "unchanged_at"},
+    "board": {"last_success_at", "fetched_round", "listed_at"},
 }
 
 

@@ -210,7 +210,7 @@ def posting_history(db: Engine, ref: str | int) -> dict[str, Any]:
     with db.connect() as conn:
         pid = find_posting(conn, str(ref))
         row = conn.execute(
-            select(*P.c, B.c.company, B.c.ats, B.c.name, B.c.listed_at, B.c.unchanged_at)
+            select(*P.c, B.c.company, B.c.ats, B.c.name, B.c.listed_at, B.c.last_success_at)
             .join(B, B.c.id == P.c.board_id)
             .where(P.c.id == pid)
         ).one()
@@ -219,7 +219,7 @@ def posting_history(db: Engine, ref: str | int) -> dict[str, Any]:
         events = conn.execute(
             select(E.c.at, E.c.kind, E.c.detail).where(E.c.posting_id == pid).order_by(E.c.at, E.c.id)
         ).all()
-    seen = {"last_seen": last_seen(row.last_seen, row.listed_at, row.unchanged_at)}
+    seen = {"last_seen": last_seen(row.last_seen, row.listed_at, row.last_success_at)}
     posting = _role_record(dict(row._mapping) | seen, places.get(pid, []), tags.get(pid, {}))
     posting["baseline"] = bool(row.baseline)
     posting["description"] = row.description

@@ -94,12 +94,11 @@ def _cover_event_reads(conn: Connection) -> None:
 
 
 def _add_board_listing_times(conn: Connection) -> None:
-    """v8: `board.listed_at` and `.unchanged_at` (seen.py): a not-modified answer is recorded on its board
-    instead of in every open posting. Until v8 every successful fetch, not-modified answers included, wrote
-    its time into the postings it saw, so the postings a board's last success saw carry its time."""
+    """v8: `board.listed_at` (seen.py): a not-modified answer is recorded on its board instead of in every
+    open posting. Until v8 every successful fetch, not-modified answers included, wrote its time into the
+    postings it saw, so the postings a board's last success saw carry its time."""
     stamp = DateTime(timezone=False).compile(dialect=conn.dialect)  # as create_all declares it
     conn.execute(text(f"ALTER TABLE board ADD COLUMN listed_at {stamp}"))
-    conn.execute(text(f"ALTER TABLE board ADD COLUMN unchanged_at {stamp}"))
     conn.execute(text("UPDATE board SET listed_at = last_success_at"))
 
 
@@ -344,7 +343,7 @@ def _record_in(
     if result.status == "ok":
         found = len(result.postings)
         plan = plan_fetch(
-            _stored_postings(conn, board_id, board.listed_at, board.unchanged_at),
+            _stored_postings(conn, board_id, board.listed_at, board.last_success_at),
             result.postings,
             result.complete,
             state,
@@ -356,12 +355,12 @@ def _record_in(
         found = conn.execute(_OPEN_COUNT, {"board_id": board_id}).scalar_one()
         plan = plan_fetch({}, None, False, state, rules, at)
     _apply_plan(conn, board_id, plan, at, classify, getattr(result, "list_hashes", {}) or {})
-    if result.status == "ok" and board.unchanged_at is not None and board.listed_at != at:
-        # The postings the last listing saw and this one does not (closed, or missing from a suspect or
-        # incomplete fetch) were last seen at the board's latest not-modified answer: it goes into their
-        # rows now, as the board's pair of times moves on (seen.py). Those still listed carry `at` already.
+    if result.status == "ok" and board.last_success_at not in (board.listed_at, at):
+        # A not-modified answer came since the last listing: the postings that listing saw and this one
+        # does not (closed, or missing from a suspect or incomplete fetch) were last seen then. It goes into
+        # their rows now, as the board's pair of times moves on (seen.py); those still listed carry `at`.
         conn.execute(
-            _SEEN_UNLISTED, {"board": board_id, "listed": board.listed_at, "seen": board.unchanged_at}
+            _SEEN_UNLISTED, {"board": board_id, "listed": board.listed_at, "seen": board.last_success_at}
         )
     if _touched(plan):  # postings added or re-tagged: where this board has hired may have changed
         refresh_presence(conn, board_id)
@@ -450,11 +449,9 @@ def _board_values(
         values.update(last_success_at=at)
         if result.status == "ok":
             values.update(etag=result.etag, last_modified=result.last_modified, body_hash=result.body_hash)
-            values.update(listed_at=at, unchanged_at=None)
-        else:  # not modified: the postings listed at `listed_at` were listed again
-            values["unchanged_at"] = at
-            if result.etag or result.last_modified:
-                values.update(etag=result.etag, last_modified=result.last_modified)
+            values["listed_at"] = at
+        elif result.etag or result.last_modified:  # not modified: `listed_at` stays (seen.py)
+            values.update(etag=result.etag, last_modified=result.last_modified)
         if baseline:
             values["baseline_at"] = at
     if fetched_round is not None:
@@ -497,12 +494,12 @@ _OPEN_COUNT = (
 
 
 def _stored_postings(
-    conn: Connection, board_id: int, listed_at: datetime | None, unchanged_at: datetime | None
+    conn: Connection, board_id: int, listed_at: datetime | None, last_success_at: datetime | None
 ) -> dict[str, StoredPosting]:
     """The board's stored postings, each with its last sighting (seen.py)."""
     return {
         r.external_id: StoredPosting(
-            **{**r._mapping, "last_seen": last_seen(r.last_seen, listed_at, unchanged_at)}
+            **{**r._mapping, "last_seen": last_seen(r.last_seen, listed_at, last_success_at)}
         )
         for r in conn.execute(_STORED, {"board_id": board_id})
     }

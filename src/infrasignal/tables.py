@@ -50,10 +50,9 @@ class Board(SQLModel, table=True):
     # distributed scrapes (PostgreSQL): the shared round that last recorded this board; a board already
     # recorded in the current round is skipped by the other workers (schema v2)
     fetched_round: int | None = None
-    # when a fetch last listed the board's postings, and the latest "not modified" answer since (schema v8):
-    # what a posting's last sighting is follows from these two (seen.py)
+    # when a fetch last listed the board's postings (schema v8); with last_success_at, a later "not
+    # modified" answer among them, it says when each posting was last seen (seen.py)
     listed_at: datetime | None = when(nullable=True)
-    unchanged_at: datetime | None = when(nullable=True)
 
 
 class Fetch(SQLModel, table=True):

@@ -28,9 +28,9 @@ def _register() -> None:
 
 
 def main() -> None:
-    # pydantic (config validation, and typer's option coercion) looks for plugins by scanning the entry
-    # points of every installed distribution, 15-20 ms of every command; infrasignal uses none. A value the
-    # user set is kept.
+    # pydantic (under SQLModel's tables: the commands that write) looks for plugins by scanning the entry
+    # points of every installed distribution, 15-20 ms of each such command; infrasignal uses none. A value
+    # the user set is kept.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _register()
     try:
